@@ -1,0 +1,1 @@
+"""The reko pipeline: media, analysis engines, persons, index backends, ingest, clips, CLI."""

@@ -1,0 +1,108 @@
+"""One settings object, read from ``REKO_*`` environment variables.
+
+Every setting is a field of :class:`Settings` with its environment variable, default and
+description in the field metadata; README.md documents each (a test checks it). Read them with
+:meth:`Settings.from_env`; nothing reads ``os.environ`` elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SettingsError
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """reko's configuration. Units are in the names (``_ms``, ``_bytes``, ``_fps``)."""
+
+    data_dir: Path = _setting(
+        "REKO_DATA_DIR", Path("reko-data"),
+        "Directory holding the catalog, the embedded index, stored videos and frame thumbnails.")
+    index_url: str = _setting(
+        "REKO_INDEX_URL", "",
+        "Index backend: `sqlite:///PATH` (default `sqlite:///<data dir>/index.db`) or an "
+        "OpenSearch URL `http(s)://host:port`.")
+    analyzer: str = _setting(
+        "REKO_ANALYZER", "local",
+        "Analysis engine: `local` (offline, Rekognition-compatible) or `rekognition` (boto3).")
+    sample_fps: float = _setting(
+        "REKO_SAMPLE_FPS", 1.0,
+        "Frames sampled per second of video (at most one source frame per 1/fps interval).")
+    dedup_threshold_bits: int = _setting(
+        "REKO_DEDUP_THRESHOLD_BITS", 3,
+        "Near-duplicate threshold: a sampled frame whose every tile hash is within this many "
+        "bits (Hamming distance, of 64) of the last analysed frame is skipped; -1 disables.")
+    segment_gap_ms: int = _setting(
+        "REKO_SEGMENT_GAP_MS", 1500,
+        "Search hits of one video closer than this many ms are merged into one segment.")
+    segment_pad_ms: int = _setting(
+        "REKO_SEGMENT_PAD_MS", 500,
+        "Padding in ms added before and after every segment (clamped to the video).")
+    workers: int = _setting(
+        "REKO_WORKERS", 0,
+        "Analysis worker processes; 0 means one per CPU core.")
+    max_frame_side_px: int = _setting(
+        "REKO_MAX_FRAME_SIDE_PX", 1920,
+        "Sampled frames larger than this (longest side, pixels) are scaled down before analysis.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from ``environ`` (default ``os.environ``), then apply ``overrides``.
+
+        Raises:
+            SettingsError: a variable cannot be parsed into its field's type, or is out of range.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = Path(raw) if kind is Path else kind(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}: "
+                    f"{f.metadata['doc']}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Check ranges. Raises SettingsError naming the variable to fix."""
+        if self.sample_fps <= 0 or self.sample_fps > 30:
+            raise SettingsError("REKO_SAMPLE_FPS must be > 0 and <= 30")
+        if self.dedup_threshold_bits < -1 or self.dedup_threshold_bits > 64:
+            raise SettingsError("REKO_DEDUP_THRESHOLD_BITS must be between -1 and 64")
+        if self.segment_gap_ms < 0 or self.segment_pad_ms < 0:
+            raise SettingsError("REKO_SEGMENT_GAP_MS and REKO_SEGMENT_PAD_MS must be >= 0")
+        if self.workers < 0:
+            raise SettingsError("REKO_WORKERS must be >= 0")
+        if self.analyzer not in ("local", "rekognition"):
+            raise SettingsError("REKO_ANALYZER must be 'local' or 'rekognition'")
+
+    @property
+    def resolved_index_url(self) -> str:
+        """``index_url``, or the embedded SQLite index inside ``data_dir`` when unset."""
+        return self.index_url or f"sqlite:///{(self.data_dir / 'index.db').resolve()}"
+
+    @property
+    def worker_count(self) -> int:
+        """Number of analysis processes: ``workers`` or the CPU count."""
+        return self.workers or os.cpu_count() or 1
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, Any, str]]:
+        """(environment variable, default, description) for every setting, for docs and tests."""
+        return [(f.metadata["env"], f.default, f.metadata["doc"]) for f in dataclasses.fields(cls)]
