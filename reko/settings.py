@@ -37,10 +37,11 @@ class Settings:
     sample_fps: float = _setting(
         "REKO_SAMPLE_FPS", 1.0,
         "Frames sampled per second of video (at most one source frame per 1/fps interval).")
-    dedup_threshold_bits: int = _setting(
-        "REKO_DEDUP_THRESHOLD_BITS", 3,
-        "Near-duplicate threshold: a sampled frame whose every tile hash is within this many "
-        "bits (Hamming distance, of 64) of the last analysed frame is skipped; -1 disables.")
+    dedup_threshold_cells: int = _setting(
+        "REKO_DEDUP_THRESHOLD_CELLS", 4,
+        "Near-duplicate threshold: a sampled frame is skipped when at most this many cells of its "
+        "128x72 grey thumbnail differ from the last analysed frame by more than 24 grey levels "
+        "(a one-letter caption changes ~30); -1 analyses every sampled frame.")
     segment_gap_ms: int = _setting(
         "REKO_SEGMENT_GAP_MS", 1500,
         "Search hits of one video closer than this many ms are merged into one segment.")
@@ -83,8 +84,8 @@ class Settings:
         """Check ranges. Raises SettingsError naming the variable to fix."""
         if self.sample_fps <= 0 or self.sample_fps > 30:
             raise SettingsError("REKO_SAMPLE_FPS must be > 0 and <= 30")
-        if self.dedup_threshold_bits < -1 or self.dedup_threshold_bits > 64:
-            raise SettingsError("REKO_DEDUP_THRESHOLD_BITS must be between -1 and 64")
+        if self.dedup_threshold_cells < -1:
+            raise SettingsError("REKO_DEDUP_THRESHOLD_CELLS must be >= -1")
         if self.segment_gap_ms < 0 or self.segment_pad_ms < 0:
             raise SettingsError("REKO_SEGMENT_GAP_MS and REKO_SEGMENT_PAD_MS must be >= 0")
         if self.workers < 0:

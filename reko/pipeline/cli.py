@@ -1,0 +1,191 @@
+"""The ``reko`` command line (click). Its commands and ``--json`` shapes are a contract other
+tools rely on: extend them, never rename.
+
+Exit codes: 0 success, 1 a reko error (bad input, missing dependency), 2 usage error (click).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import RekoError
+from ..settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _fmt_ms(ms: int) -> str:
+    seconds, millis = divmod(int(ms), 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{seconds:02d}.{millis // 100:d}"
+
+
+class _Progress:
+    """A tqdm bar on a terminal; plain lines every 10 % when stderr is piped."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self._bar = None
+        self._name = None
+        self._last_decile = -1
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self.tty:
+            from tqdm import tqdm
+
+            if self._name != name:
+                self.close()
+                self._bar = tqdm(total=total, desc=name, unit="frame", file=sys.stderr, leave=False)
+                self._name = name
+            self._bar.total = max(total, done)
+            self._bar.update(done - self._bar.n)
+        else:
+            if self._name != name:
+                self._name, self._last_decile = name, -1
+            decile = min(10, done * 10 // max(total, 1))
+            if decile > self._last_decile:
+                self._last_decile = decile
+                click.echo(f"{name}: {done}/{total} frames sampled", err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _fail(exc: RekoError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="reko")
+def cli() -> None:
+    """reko: search video by the text on screen. Settings come from REKO_* variables."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per video.")
+def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Ingest videos: sample, analyse and index every moment.
+
+    Prints one line per video with its video_id and frames sampled/analysed. Videos that fail
+    are reported and skipped; the exit code is 1 if any failed.
+    """
+    from .ingest import Ingestor
+
+    try:
+        settings = _settings()
+    except RekoError as exc:
+        _fail(exc)
+    failed = 0
+    progress = _Progress()
+    with Ingestor(settings, progress=progress) as ingestor:
+        for path in paths:
+            try:
+                report = ingestor.ingest(path)
+            except RekoError as exc:
+                progress.close()
+                click.echo(f"error: {exc}", err=True)
+                failed += 1
+                continue
+            progress.close()
+            if as_json:
+                click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+            elif report.already_indexed:
+                click.echo(f"{report.video_id}  {report.filename}: already indexed "
+                           f"({report.frames_analysed} frames analysed of {report.frames_sampled} sampled)")
+            else:
+                resumed = f", {report.frames_resumed} resumed" if report.frames_resumed else ""
+                click.echo(f"{report.video_id}  {report.filename}: {report.frames_sampled} frames sampled, "
+                           f"{report.frames_analysed} analysed{resumed}, {_fmt_ms(report.duration_ms)} "
+                           f"in {report.seconds:.1f} s")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--video", "video_ids", multiple=True, help="Only this video_id (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def search(query: str, video_ids: tuple[str, ...], as_json: bool) -> None:
+    """Search on-screen text; prints matching segments grouped by video."""
+    from .catalog import Catalog
+    from .index import SearchQuery, open_index
+    from .search import search as run_search
+
+    try:
+        settings = _settings()
+        index = open_index(settings.resolved_index_url)
+        catalog = Catalog(settings.data_dir / "catalog.db")
+        response = run_search(settings, index, catalog, SearchQuery(text=query, video_ids=video_ids))
+    except RekoError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(response.to_json(), ensure_ascii=False, indent=2))
+        return
+    if not response.segments:
+        click.echo(f"no match for {query!r}")
+        return
+    click.echo(f"{len(response.segments)} segments ({response.total_frames} frames) for {query!r}")
+    current = None
+    for seg in response.segments:
+        if seg.video_id != current:
+            current = seg.video_id
+            record = catalog.get(seg.video_id)
+            click.echo(f"\n{seg.video_id}  {record.filename if record else '?'}")
+        text = " / ".join(seg.text.splitlines())
+        click.echo(f"  {_fmt_ms(seg.start_ms)} – {_fmt_ms(seg.end_ms)}  {text}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def videos(as_json: bool) -> None:
+    """List ingested videos with their status."""
+    from .catalog import Catalog
+
+    try:
+        settings = _settings()
+    except RekoError as exc:
+        _fail(exc)
+    records = Catalog(settings.data_dir / "catalog.db").list()
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False, indent=2))
+        return
+    for r in records:
+        click.echo(f"{r.video_id}  {r.status:9s} {_fmt_ms(r.duration_ms)}  "
+                   f"{r.frames_analysed}/{r.frames_sampled} frames  {r.filename}")
+
+
+@cli.command()
+@click.argument("video_id")
+def delete(video_id: str) -> None:
+    """Delete a video: its index documents, stored files and catalog record."""
+    from .ingest import Ingestor
+
+    try:
+        with Ingestor(_settings()) as ingestor:
+            existed = ingestor.delete(video_id)
+    except RekoError as exc:
+        _fail(exc)
+    if not existed:
+        click.echo(f"error: no video {video_id!r}; see `reko videos`", err=True)
+        sys.exit(1)
+    click.echo(f"deleted {video_id}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="reko")
+
+
+if __name__ == "__main__":
+    main()
