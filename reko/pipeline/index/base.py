@@ -59,9 +59,11 @@ class SearchResult:
 
 
 def normalize_text(text: str) -> str:
-    """NFKC-normalise (full-width → ASCII, decomposed Hangul jamo → syllables) and collapse
-    whitespace; applied to indexed text and to queries alike."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC-normalise (full-width → ASCII, decomposed Hangul jamo → syllables), drop control
+    characters and collapse whitespace; applied to indexed text and to queries alike."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if ch.isspace() or unicodedata.category(ch) != "Cc" else " " for ch in text)
+    return " ".join(text.split())
 
 
 _TERM = re.compile(r'"([^"]*)"|(\S+)')

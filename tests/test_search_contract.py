@@ -1,0 +1,106 @@
+"""The search contract every index backend must pass (parametrised over backends)."""
+
+import pytest
+
+from reko.errors import QueryError
+from reko.pipeline.index import SearchQuery, open_index
+from reko.pipeline.segments import merge_segments
+
+TEXTS = ["서울 도심 자전거 행렬", "서울 도심 자전거 행렬", "", "Morning traffic report",
+         "실시간교통정보 안내", "TAXI", "REF-2024-KX7", "뉴스 9", "100% 할인_특가"]
+
+
+def doc(video_id, i, text, persons=(), labels=()):
+    return {"video_id": video_id, "frame_ms": i * 1000, "start_ms": i * 1000, "end_ms": i * 1000 + 1000,
+            "frame_uri": f"frames/{video_id}/{i * 1000}.jpg", "width": 1280, "height": 720,
+            "text": text, "text_lines": [{"text": t, "confidence": 95.0, "box": {}} for t in text.split("\n") if t],
+            "labels": [], "label_names": list(labels), "faces": [], "person_ids": list(persons),
+            "moderation": [], "analyzer": "local"}
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request, tmp_path):
+    index = open_index(f"sqlite:///{tmp_path}/index.db")
+    index.index_frames([doc("v1", i, t, persons=["p1"] if i < 2 else [], labels=["Car"] if i == 5 else [])
+                        for i, t in enumerate(TEXTS)])
+    index.index_frames([doc("v2", 0, "다른 영상의 서울 뉴스", persons=["p2"])])
+    yield index
+    index.close()
+
+
+def texts(result):
+    return sorted({h.doc["text"] for h in result.hits})
+
+
+def test_korean_substring_inside_unspaced_text(backend):
+    assert texts(backend.search(SearchQuery("교통"))) == ["실시간교통정보 안내"]
+    assert texts(backend.search(SearchQuery("교통정보"))) == ["실시간교통정보 안내"]
+
+
+def test_two_syllable_korean_words_are_found(backend):
+    assert texts(backend.search(SearchQuery("서울"))) == ["다른 영상의 서울 뉴스", "서울 도심 자전거 행렬"]
+    assert backend.search(SearchQuery("서울")).total_frames == 3
+
+
+def test_terms_are_anded_and_phrases_kept_whole(backend):
+    assert texts(backend.search(SearchQuery("서울 자전거"))) == ["서울 도심 자전거 행렬"]
+    assert texts(backend.search(SearchQuery('"도심 자전거"'))) == ["서울 도심 자전거 행렬"]
+    assert backend.search(SearchQuery('"자전거 도심"')).total_frames == 0
+
+
+def test_english_is_case_insensitive_and_codes_match_exactly(backend):
+    assert texts(backend.search(SearchQuery("TRAFFIC report"))) == ["Morning traffic report"]
+    assert texts(backend.search(SearchQuery("ref-2024-kx7"))) == ["REF-2024-KX7"]
+    assert texts(backend.search(SearchQuery("9"))) == ["뉴스 9"]
+
+
+def test_nfd_hangul_and_fullwidth_queries_are_normalised(backend):
+    import unicodedata
+
+    assert texts(backend.search(SearchQuery(unicodedata.normalize("NFD", "교통정보")))) == ["실시간교통정보 안내"]
+    assert texts(backend.search(SearchQuery("ＴＡＸＩ"))) == ["TAXI"]
+
+
+@pytest.mark.parametrize("hostile", ['"AND(', "'; DROP TABLE frames; --", "*", "NEAR(a b)", 'a"b"c"',
+                                     "\\", "-TAXI", "TAXI OR 서울", "text:TAXI", "^T", "((("])
+def test_hostile_queries_match_literally_and_never_raise(backend, hostile):
+    result = backend.search(SearchQuery(hostile))
+    assert result.total_frames == 0
+    assert backend.stats() == {"frames": len(TEXTS) + 1, "videos": 2}  # nothing was dropped
+
+
+def test_like_wildcards_are_literal(backend):
+    assert texts(backend.search(SearchQuery("%"))) == ["100% 할인_특가"]
+    assert texts(backend.search(SearchQuery("_"))) == ["100% 할인_특가"]
+
+
+def test_empty_and_overlong_queries_give_a_clear_error(backend):
+    for bad in ("", "   ", '""', "\x00\t"):
+        with pytest.raises(QueryError, match="empty"):
+            backend.search(SearchQuery(bad))
+    with pytest.raises(QueryError, match="at most"):
+        backend.search(SearchQuery("가" * 501))
+
+
+def test_filters_by_video_person_and_label(backend):
+    assert texts(backend.search(SearchQuery("서울", video_ids=("v2",)))) == ["다른 영상의 서울 뉴스"]
+    assert backend.search(SearchQuery(person_ids=("p1",))).total_frames == 2
+    assert texts(backend.search(SearchQuery("서울", person_ids=("p2",)))) == ["다른 영상의 서울 뉴스"]
+    assert texts(backend.search(SearchQuery(labels=("car",)))) == ["TAXI"]
+
+
+def test_reindexing_is_idempotent_and_delete_removes_a_video(backend):
+    backend.index_frames([doc("v2", 0, "다른 영상의 서울 뉴스", persons=["p2"])])
+    assert backend.stats() == {"frames": len(TEXTS) + 1, "videos": 2}
+    backend.index_frames([doc("v2", 0, "바뀐 텍스트")])  # same key: replaced, old text gone
+    assert backend.search(SearchQuery("다른 영상")).total_frames == 0
+    assert backend.search(SearchQuery("바뀐")).total_frames == 1
+    assert backend.delete_video("v1") == len(TEXTS)
+    assert backend.stats() == {"frames": 1, "videos": 1}
+    assert [d["frame_ms"] for d in backend.frames("v2")] == [0]
+
+
+def test_hits_merge_into_segments(backend):
+    result = backend.search(SearchQuery("서울 도심"))
+    segments = merge_segments(result.hits, gap_ms=1500, pad_ms=0)
+    assert [(s.video_id, s.start_ms, s.end_ms, s.hits) for s in segments] == [("v1", 0, 2000, 2)]
