@@ -51,6 +51,13 @@ class Settings:
     workers: int = _setting(
         "REKO_WORKERS", 0,
         "Analysis worker processes; 0 means one per CPU core.")
+    max_upload_bytes: int = _setting(
+        "REKO_MAX_UPLOAD_BYTES", 8 * 1024**3,
+        "Largest video the web app accepts for upload, in bytes (default 8 GiB); larger gets 413.")
+    auth_token: str = _setting(
+        "REKO_AUTH_TOKEN", "",
+        "When set, every web request must carry it (header `Authorization: Bearer <token>` or "
+        "the `reko_token` cookie the site sets after asking once).")
     max_frame_side_px: int = _setting(
         "REKO_MAX_FRAME_SIDE_PX", 1920,
         "Sampled frames larger than this (longest side, pixels) are scaled down before analysis.")

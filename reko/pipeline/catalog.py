@@ -86,18 +86,19 @@ class Catalog:
         return [VideoRecord(**dict(r)) for r in rows]
 
     def start(self, video_id: str, filename: str, stored_path: str, duration_ms: int, width: int,
-              height: int, fps: float, size_bytes: int) -> VideoRecord:
-        """Create the record in status ``ingesting``, or mark an existing one as ``ingesting``
-        again keeping its checkpoint (resume)."""
+              height: int, fps: float, size_bytes: int, status: str = "ingesting") -> VideoRecord:
+        """Create the record in ``status`` (``ingesting``, or ``queued`` for uploads waiting
+        their turn), or set an existing one's status again keeping its checkpoint (resume)."""
         now = time.time()
         with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO videos (video_id, filename, stored_path, duration_ms, width, height,"
                 " fps, size_bytes, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ingesting', ?, ?)"
-                " ON CONFLICT (video_id) DO UPDATE SET status='ingesting', error='',"
-                " updated_at=excluded.updated_at",
-                (video_id, filename, stored_path, duration_ms, width, height, fps, size_bytes, now, now))
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (video_id) DO UPDATE SET status=excluded.status, error='',"
+                " stored_path=excluded.stored_path, updated_at=excluded.updated_at",
+                (video_id, filename, stored_path, duration_ms, width, height, fps, size_bytes,
+                 status, now, now))
         return self.get(video_id)
 
     def update(self, video_id: str, **fields: Any) -> None:

@@ -115,8 +115,8 @@ class Ingestor:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def ingest(self, path: str | Path) -> IngestReport:
-        """Ingest one video file.
+    def ingest(self, path: str | Path, filename: str | None = None) -> IngestReport:
+        """Ingest one video file; ``filename`` is the name shown to users (default: the path's).
 
         Raises:
             MediaError: not a video, empty or truncated (nothing is left behind).
@@ -127,14 +127,15 @@ class Ingestor:
         path = Path(path)
         info = probe(path)
         video_id = content_id(path)
-        report = IngestReport(video_id=video_id, filename=path.name, duration_ms=info.duration_ms)
+        filename = filename or path.name
+        report = IngestReport(video_id=video_id, filename=filename, duration_ms=info.duration_ms)
         record = self.catalog.get(video_id)
         if record is not None and record.status == "ready":
             report.already_indexed = True
             report.frames_sampled, report.frames_analysed = record.frames_sampled, record.frames_analysed
             return report
         stored = self.storage.put_video(path, video_id)
-        record = self.catalog.start(video_id, path.name, str(stored), info.duration_ms, info.width,
+        record = self.catalog.start(video_id, filename, str(stored), info.duration_ms, info.width,
                                     info.height, info.fps, info.size_bytes)
         try:
             self._run(info, video_id, record.checkpoint_ms, report)

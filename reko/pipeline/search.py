@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import Settings
@@ -18,6 +18,7 @@ class SearchResponse:
     query: SearchQuery
     total_frames: int
     segments: list[Segment]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """``{"query", "total_frames", "segments": [...]}``, the ``--json`` contract."""
@@ -38,4 +39,5 @@ def search(settings: Settings, index: IndexBackend, catalog: Catalog, query: Sea
         if record is not None:
             durations[video_id] = record.duration_ms
     segments = merge_segments(result.hits, settings.segment_gap_ms, settings.segment_pad_ms, durations)
-    return SearchResponse(query=query, total_frames=result.total_frames, segments=segments)
+    return SearchResponse(query=query, total_frames=result.total_frames, segments=segments,
+                          facets=result.facets)

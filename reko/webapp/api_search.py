@@ -1,0 +1,63 @@
+"""``GET /api/search``: segments for text, person, label and video filters, paged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from ..pipeline.index import SearchQuery
+from ..pipeline.index.base import normalize_text, parse_terms
+from ..pipeline.search import search
+from .common import int_arg, services
+
+bp = Blueprint("search", __name__, url_prefix="/api")
+
+MAX_PER_PAGE = 100
+
+
+def query_from_request() -> SearchQuery:
+    """A SearchQuery from ``q``, ``person``, ``label`` and ``video`` parameters (repeatable)."""
+    return SearchQuery(text=request.args.get("q", ""),
+                       person_ids=tuple(p for p in request.args.getlist("person") if p),
+                       labels=tuple(label for label in request.args.getlist("label") if label),
+                       video_ids=tuple(v for v in request.args.getlist("video") if v))
+
+
+def matched_lines(doc: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]:
+    """The text lines of a frame document that contain any query term (case-insensitive)."""
+    lowered = [t.lower() for t in terms]
+    return [line for line in doc.get("text_lines", [])
+            if any(t in normalize_text(line["text"]).lower() for t in lowered)]
+
+
+def segment_json(seg, terms: list[str], filenames: dict[str, str]) -> dict[str, Any]:
+    """A segment as the API returns it: the CLI fields plus URLs, the filename and the boxes
+    (ratios of the frame) to draw over the thumbnail."""
+    best = next((d for d in seg.frames if d["frame_ms"] == seg.frame_ms), seg.frames[0])
+    lines = matched_lines(best, terms)
+    boxes = [{"kind": "text", "text": line["text"], "box": line["box"]} for line in lines]
+    boxes += [{"kind": "face", "person_id": f.get("person_id"), "box": f["box"]}
+              for f in best.get("faces", []) if f.get("box")]
+    return {**seg.to_json(), "filename": filenames.get(seg.video_id, ""),
+            "matched_lines": [line["text"] for line in lines], "boxes": boxes,
+            "frame_url": f"/api/frames/{seg.video_id}/{seg.frame_ms}.jpg",
+            "video_url": f"/api/videos/{seg.video_id}/media",
+            "clip_url": f"/api/clips/{seg.video_id}.mp4?start_ms={seg.start_ms}&end_ms={seg.end_ms}"}
+
+
+@bp.get("/search")
+def search_endpoint():
+    """Search; see the OpenAPI document for parameters and the response shape."""
+    svc = services()
+    query = query_from_request()
+    page = int_arg("page", 1, 1, 10_000)
+    per_page = int_arg("per_page", 20, 1, MAX_PER_PAGE)
+    response = search(svc.settings, svc.index, svc.catalog, query)
+    filenames = {r.video_id: r.filename for r in svc.catalog.list()}
+    terms = parse_terms(query.text)
+    page_segments = response.segments[(page - 1) * per_page: page * per_page]
+    return jsonify(query=query.text, total_frames=response.total_frames,
+                   total_segments=len(response.segments), page=page, per_page=per_page,
+                   segments=[segment_json(s, terms, filenames) for s in page_segments],
+                   facets=response.facets)
