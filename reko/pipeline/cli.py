@@ -186,10 +186,34 @@ DEMO_QUERIES = ("자전거", "교통 정보", "traffic report", "REF-2024-KX7", 
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
+def serve(host: str, port: int) -> None:
+    """Serve the search site and the JSON API (waitress, multi-threaded)."""
+    try:
+        settings = _settings()
+    except RekoError as exc:
+        _fail(exc)
+    _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import waitress
+
+    from ..webapp import create_app
+
+    click.echo(f"reko is serving {settings.data_dir} at http://{host}:{port}/  (Ctrl+C stops)", err=True)
+    waitress.serve(create_app(settings), host=host, port=port, threads=8, ident="reko")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the example searches as JSON.")
-def demo(as_json: bool) -> None:
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True,
+              help="Serve the web UI over the ingested samples afterwards.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port for --serve.")
+def demo(as_json: bool, then_serve: bool, port: int) -> None:
     """Build the demo video from real footage (Korean and English captions burned in), ingest
-    it and the original clips, and run example searches."""
+    it and the original clips, run example searches, then serve the UI."""
     from . import samples
     from .catalog import Catalog
     from .index import SearchQuery, open_index
@@ -217,8 +241,13 @@ def demo(as_json: bool) -> None:
         _fail(exc)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
-        return
-    names = {r.video_id: r.filename for r in catalog.list()}
+    else:
+        _print_demo(results, {r.video_id: r.filename for r in catalog.list()})
+    if then_serve:
+        _serve(settings, "127.0.0.1", port)
+
+
+def _print_demo(results, names: dict[str, str]) -> None:
     for result in results:
         click.echo(f"\n$ reko search {json.dumps(result.query.text, ensure_ascii=False)}")
         if not result.segments:

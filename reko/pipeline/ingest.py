@@ -17,15 +17,17 @@ catalog record, the documents and the stored files.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import MediaError
+from ..errors import AnalyzerError, MediaError, RekoError
 from ..settings import Settings
 from .analyze import analyse_frame, init_worker
 from .catalog import Catalog
@@ -158,7 +160,7 @@ class Ingestor:
 
     def _run(self, info, video_id: str, checkpoint_ms: int, report: IngestReport) -> None:
         settings = self.settings
-        expected = max(1, int(info.duration_ms / 1000 * settings.sample_fps))
+        expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
         dedup = DuplicateFilter(settings.dedup_threshold_cells)
         pending: deque[_Kept] = deque()
         batch: list[dict[str, Any]] = []
@@ -184,7 +186,7 @@ class Ingestor:
                         break
                 pending.popleft()
                 if head.future is not None:
-                    batch.append(self._document(video_id, head, head.future.result(), report))
+                    batch.append(self._document(video_id, head, self._result(head), report))
                 if len(batch) >= BATCH_DOCS or time.monotonic() - last_flush > BATCH_SECONDS:
                     flush()
 
@@ -213,6 +215,20 @@ class Ingestor:
             pending[-1].end_ms, pending[-1].closed = max(info.duration_ms, pending[-1].frame_ms + 1), True
         drain(block=True)
         flush()
+
+    def _result(self, kept: _Kept) -> dict[str, Any]:
+        """The analysis result of a kept frame; failures become AnalyzerError naming the frame."""
+        try:
+            return kept.future.result()
+        except RekoError:
+            raise
+        except BrokenProcessPool:
+            self._pool = None  # a worker died (killed, out of memory): start a fresh pool next time
+            raise AnalyzerError(f"an analysis worker died at the frame at {kept.frame_ms} ms; "
+                                "run the ingest again to resume") from None
+        except Exception as exc:
+            raise AnalyzerError(f"analysing the frame at {kept.frame_ms} ms failed: "
+                                f"{type(exc).__name__}: {exc}") from exc
 
     def _document(self, video_id: str, kept: _Kept, fields: dict[str, Any],
                   report: IngestReport) -> dict[str, Any]:

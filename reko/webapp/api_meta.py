@@ -74,6 +74,13 @@ OPENAPI = {
                                    "parameters": _SEARCH_PARAMS,
                                    "responses": {"200": _ok(media="application/zip"), "400": _ERROR}}},
         "/api/health": {"get": {"summary": "Liveness and index stats", "responses": {"200": _ok("Health")}}},
+        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/api/login": {"post": {
+            "summary": "Exchange the access token (REKO_AUTH_TOKEN) for an HttpOnly cookie",
+            "parameters": [_param("X-Reko-Request", "header", {"const": "1"}, True)],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}},
+            "responses": {"200": {"description": "cookie set"}, "401": _ERROR}}},
     },
     "components": {"schemas": {
         "Error": {"type": "object", "required": ["error", "message"],
