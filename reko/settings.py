@@ -51,6 +51,32 @@ class Settings:
     workers: int = _setting(
         "REKO_WORKERS", 0,
         "Analysis worker processes; 0 means one per CPU core.")
+    features: str = _setting(
+        "REKO_FEATURES", "text,faces,labels,moderation",
+        "Comma-separated analyses to run on each kept frame: `text`, `faces` (and persons), "
+        "`labels`, `moderation`. Optional ones whose dependencies are missing are skipped with "
+        "a message.")
+    face_collection: str = _setting(
+        "REKO_FACE_COLLECTION", "reko-faces",
+        "Rekognition face collection (CollectionId) holding every indexed face; persons are its users.")
+    face_match_similarity: float = _setting(
+        "REKO_FACE_MATCH_SIMILARITY", 80.0,
+        "Similarity (0-100, Rekognition units) at which a good face joins an existing person.")
+    face_poor_match_similarity: float = _setting(
+        "REKO_FACE_POOR_MATCH_SIMILARITY", 92.0,
+        "Similarity a poor-quality face needs to join a person; poor faces never start one.")
+    face_min_confidence: float = _setting(
+        "REKO_FACE_MIN_CONFIDENCE", 60.0,
+        "A face detected with Confidence (0-100) below this is poor quality (likely not a face).")
+    face_min_height_px: int = _setting(
+        "REKO_FACE_MIN_HEIGHT_PX", 40,
+        "A face shorter than this (pixels in the analysed frame) is poor quality.")
+    face_max_yaw_deg: float = _setting(
+        "REKO_FACE_MAX_YAW_DEG", 40.0,
+        "A face turned further than this (degrees of Pose.Yaw) is poor quality.")
+    face_min_sharpness: float = _setting(
+        "REKO_FACE_MIN_SHARPNESS", 20.0,
+        "A face with Quality.Sharpness (0-100) below this is poor quality.")
     max_upload_bytes: int = _setting(
         "REKO_MAX_UPLOAD_BYTES", 8 * 1024**3,
         "Largest video the web app accepts for upload, in bytes (default 8 GiB); larger gets 413.")
@@ -97,6 +123,12 @@ class Settings:
             raise SettingsError("REKO_SEGMENT_GAP_MS and REKO_SEGMENT_PAD_MS must be >= 0")
         if self.workers < 0:
             raise SettingsError("REKO_WORKERS must be >= 0")
+        unknown = set(self.feature_list) - {"text", "faces", "labels", "moderation"}
+        if unknown:
+            raise SettingsError(f"REKO_FEATURES has unknown analyses {sorted(unknown)}; "
+                                "use text, faces, labels, moderation")
+        if not 0 <= self.face_match_similarity <= 100 or not 0 <= self.face_poor_match_similarity <= 100:
+            raise SettingsError("REKO_FACE_MATCH_SIMILARITY and REKO_FACE_POOR_MATCH_SIMILARITY are 0-100")
         if self.analyzer not in ("local", "rekognition"):
             raise SettingsError("REKO_ANALYZER must be 'local' or 'rekognition'")
 
@@ -104,6 +136,11 @@ class Settings:
     def resolved_index_url(self) -> str:
         """``index_url``, or the embedded SQLite index inside ``data_dir`` when unset."""
         return self.index_url or f"sqlite:///{(self.data_dir / 'index.db').resolve()}"
+
+    @property
+    def feature_list(self) -> list[str]:
+        """``features`` as a list, e.g. ``["text", "faces"]``."""
+        return [f.strip() for f in self.features.split(",") if f.strip()]
 
     @property
     def worker_count(self) -> int:

@@ -1,18 +1,23 @@
 """Analyse one frame through a Rekognition-shaped client and turn responses into document fields.
 
 Runs inside analysis worker processes: :func:`init_worker` builds the client once per process
-(models load once), :func:`analyse_frame` is called per kept frame with its JPEG bytes.
+(models load once), :func:`analyse_frame` is called per kept frame with its JPEG bytes. Only
+client methods are called (``detect_text``, ``index_faces`` …), so a boto3 Rekognition client
+works unchanged.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Iterable
 
+from ..errors import AnalyzerError
 from .analysis import make_client
 
 MIN_LINE_CONFIDENCE = 50.0  #: LINE detections below this Confidence (0–100) are not indexed
+MAX_FACES_PER_FRAME = 20  #: IndexFaces MaxFaces: the largest faces of a frame are indexed
+OPTIONAL_FEATURES = ("faces", "labels", "moderation")  #: skipped (not fatal) when unavailable
 
 _client: Any = None
 
@@ -36,15 +41,39 @@ def text_fields(response: dict[str, Any]) -> dict[str, Any]:
     return {"text_lines": lines, "text": "\n".join(line["text"] for line in lines)}
 
 
-def analyse_frame(jpeg: bytes, client: Any = None) -> dict[str, Any]:
-    """Analyse one frame (JPEG bytes) and return its document fields plus ``analysis_ms``
-    (milliseconds per operation). Uses the worker's client unless ``client`` is given."""
+def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[str],
+                  collection_id: str, client: Any = None) -> dict[str, Any]:
+    """Analyse one frame (JPEG bytes) with the requested ``features``.
+
+    Returns document fields (``text``, ``text_lines`` …), ``face_records`` (IndexFaces
+    ``FaceRecords``, assigned to persons by the ingest process), ``analysis_ms`` (ms per
+    operation) and ``missing`` (optional feature → why it could not run).
+
+    Raises:
+        AnalyzerError: the text analysis (the core feature) failed.
+    """
     client = client or _client
     if client is None:
         raise RuntimeError("analyse_frame called outside a worker: call init_worker first")
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    fields = text_fields(client.detect_text(Image={"Bytes": jpeg}))
-    timings["detect_text"] = (time.perf_counter() - started) * 1000
-    fields["analysis_ms"] = timings
+    features = set(features)
+    fields: dict[str, Any] = {"analysis_ms": {}, "missing": {}}
+    image = {"Bytes": jpeg}
+
+    def timed(op: str, call):
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            fields["analysis_ms"][op] = (time.perf_counter() - started) * 1000
+
+    if "text" in features:
+        fields.update(text_fields(timed("detect_text", lambda: client.detect_text(Image=image))))
+    if "faces" in features:
+        try:
+            response = timed("index_faces", lambda: client.index_faces(
+                CollectionId=collection_id, Image=image, ExternalImageId=f"{video_id}:{frame_ms}",
+                DetectionAttributes=["DEFAULT"], QualityFilter="NONE", MaxFaces=MAX_FACES_PER_FRAME))
+            fields["face_records"] = response.get("FaceRecords", [])
+        except AnalyzerError as exc:
+            fields["missing"]["faces"] = str(exc)
     return fields

@@ -105,9 +105,13 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
                            f"({report.frames_analysed} frames analysed of {report.frames_sampled} sampled)")
             else:
                 resumed = f", {report.frames_resumed} resumed" if report.frames_resumed else ""
+                faces = (f", {report.faces_found} faces, {len(report.person_ids)} persons "
+                         f"({report.persons_new} new)") if "faces" not in report.missing else ""
                 click.echo(f"{report.video_id}  {report.filename}: {report.frames_sampled} frames sampled, "
-                           f"{report.frames_analysed} analysed{resumed}, {_fmt_ms(report.duration_ms)} "
-                           f"in {report.seconds:.1f} s")
+                           f"{report.frames_analysed} analysed{resumed}{faces}, "
+                           f"{_fmt_ms(report.duration_ms)} in {report.seconds:.1f} s")
+            for feature, why in report.missing.items():
+                click.echo(f"note: {feature} skipped: {why}", err=True)
     if failed:
         sys.exit(1)
 
@@ -115,27 +119,41 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 @cli.command()
 @click.argument("query", required=False, default="")
 @click.option("--video", "video_ids", multiple=True, help="Only this video_id (repeatable).")
+@click.option("--person", "persons", multiple=True, help="A person id or name (repeatable).")
+@click.option("--face-image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Find the person in this photo and return their moments.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def search(query: str, video_ids: tuple[str, ...], as_json: bool) -> None:
-    """Search on-screen text; prints matching segments grouped by video."""
+def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], face_image: Path | None,
+           as_json: bool) -> None:
+    """Search on-screen text and persons; prints matching segments grouped by video."""
     from .catalog import Catalog
     from .index import SearchQuery, open_index
     from .search import search as run_search
 
     try:
         settings = _settings()
+        store = _person_store(settings) if persons or face_image else None
+        person_ids: list[str] = []
+        for name in persons:
+            person_ids += store.resolve(name)
+        if face_image is not None:
+            person_id, similarity = store.search_by_image(face_image.read_bytes())
+            click.echo(f"the face in {face_image.name} is {person_id} (similarity {similarity:.1f})", err=True)
+            person_ids.append(person_id)
         index = open_index(settings.resolved_index_url)
         catalog = Catalog(settings.data_dir / "catalog.db")
-        response = run_search(settings, index, catalog, SearchQuery(text=query, video_ids=video_ids))
+        response = run_search(settings, index, catalog, SearchQuery(
+            text=query, video_ids=video_ids, person_ids=tuple(dict.fromkeys(person_ids))))
     except RekoError as exc:
         _fail(exc)
     if as_json:
         click.echo(json.dumps(response.to_json(), ensure_ascii=False, indent=2))
         return
+    label = query or ", ".join(persons) or (face_image.name if face_image else "")
     if not response.segments:
-        click.echo(f"no match for {query!r}")
+        click.echo(f"no match for {label!r}")
         return
-    click.echo(f"{len(response.segments)} segments ({response.total_frames} frames) for {query!r}")
+    click.echo(f"{len(response.segments)} segments ({response.total_frames} frames) for {label!r}")
     current = None
     for seg in response.segments:
         if seg.video_id != current:
@@ -143,7 +161,86 @@ def search(query: str, video_ids: tuple[str, ...], as_json: bool) -> None:
             record = catalog.get(seg.video_id)
             click.echo(f"\n{seg.video_id}  {record.filename if record else '?'}")
         text = " / ".join(seg.text.splitlines())
-        click.echo(f"  {_fmt_ms(seg.start_ms)} – {_fmt_ms(seg.end_ms)}  {text}")
+        who = f"  [{', '.join(seg.person_ids)}]" if seg.person_ids else ""
+        click.echo(f"  {_fmt_ms(seg.start_ms)} – {_fmt_ms(seg.end_ms)}  {text}{who}")
+
+
+def _person_store(settings: Settings):
+    from .analysis import make_client
+    from .persons import PersonStore
+
+    return PersonStore(settings, make_client(settings.analyzer, settings.data_dir))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def persons(as_json: bool) -> None:
+    """List persons found in the videos (most screen time first)."""
+    try:
+        people = _person_store(_settings()).list()
+    except RekoError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps([p.to_json() for p in people], ensure_ascii=False, indent=2))
+        return
+    if not people:
+        click.echo("no persons yet: ingest videos with faces")
+    for p in people:
+        click.echo(f"{p.person_id}  {p.name or '(unnamed)':20s} {_fmt_ms(p.screen_time_ms)} on screen, "
+                   f"{p.face_count} faces in {p.videos} videos")
+
+
+@cli.group()
+def person() -> None:
+    """Name, merge and correct persons (no video is re-analysed)."""
+
+
+@person.command("rename")
+@click.argument("person_id")
+@click.argument("name")
+def person_rename(person_id: str, name: str) -> None:
+    """Give PERSON_ID a NAME (searchable with --person NAME)."""
+    try:
+        _person_store(_settings()).rename(person_id, name)
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"{person_id} is now {name!r}")
+
+
+@person.command("merge")
+@click.argument("person_id")
+@click.argument("into_id")
+def person_merge(person_id: str, into_id: str) -> None:
+    """Merge PERSON_ID into INTO_ID (the same person found twice)."""
+    from .index import open_index
+    from .persons import update_documents
+
+    try:
+        settings = _settings()
+        store = _person_store(settings)
+        frames = store.merge(person_id, into_id)
+        changed = update_documents(open_index(settings.resolved_index_url), frames, store)
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"merged {person_id} into {into_id} ({changed} frames updated)")
+
+
+@person.command("remove-face")
+@click.argument("face_id")
+def person_remove_face(face_id: str) -> None:
+    """Take FACE_ID away from its person (a wrong match)."""
+    from .index import open_index
+    from .persons import update_documents
+
+    try:
+        settings = _settings()
+        store = _person_store(settings)
+        owner = store.face(face_id)["person_id"]
+        frame = store.remove_face(face_id)
+        update_documents(open_index(settings.resolved_index_url), [frame], store)
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"removed face {face_id} from {owner or 'no person'}")
 
 
 @cli.command()

@@ -29,11 +29,13 @@ from typing import Any, Callable
 
 from ..errors import AnalyzerError, MediaError, RekoError
 from ..settings import Settings
+from .analysis import make_client
 from .analyze import analyse_frame, init_worker
 from .catalog import Catalog
 from .dedup import DuplicateFilter
 from .index import IndexBackend, open_index
 from .media import encode_jpeg, probe, sample_frames
+from .persons import PersonStore
 from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage
 
 BATCH_DOCS = 16  #: documents per index write (and checkpoint)
@@ -66,6 +68,10 @@ class IngestReport:
     already_indexed: bool = False
     seconds: float = 0.0
     analysis_ms: dict[str, float] = field(default_factory=dict)
+    faces_found: int = 0
+    person_ids: list[str] = field(default_factory=list)
+    persons_new: int = 0
+    missing: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for ``--json`` output."""
@@ -94,7 +100,16 @@ class Ingestor:
         self.catalog = Catalog(settings.data_dir / "catalog.db")
         self.storage = LocalStorage(settings.data_dir)
         self.progress = progress
+        self.features = list(settings.feature_list)
         self._pool: ProcessPoolExecutor | None = None
+        self._persons: PersonStore | None = None
+
+    @property
+    def persons(self) -> PersonStore:
+        """The person store (face collection client in this process), created on first use."""
+        if self._persons is None:
+            self._persons = PersonStore(self.settings, make_client(self.settings.analyzer, self.settings.data_dir))
+        return self._persons
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -109,6 +124,8 @@ class Ingestor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._persons is not None:
+            self._persons.close()
         self.catalog.close()
 
     def __enter__(self) -> "Ingestor":
@@ -137,6 +154,11 @@ class Ingestor:
             report.frames_sampled, report.frames_analysed = record.frames_sampled, record.frames_analysed
             return report
         stored = self.storage.put_video(path, video_id)
+        if "faces" in self.features:
+            self.persons.ensure_collection()
+            if record is not None:  # an interrupted run: drop faces past its checkpoint
+                self.persons.forget_frames(video_id, record.checkpoint_ms)
+        known_persons = {p.person_id for p in self.persons.list()} if "faces" in self.features else set()
         record = self.catalog.start(video_id, filename, str(stored), info.duration_ms, info.width,
                                     info.height, info.fps, info.size_bytes)
         try:
@@ -149,11 +171,19 @@ class Ingestor:
             raise
         self.catalog.update(video_id, status="ready", frames_sampled=report.frames_sampled,
                             frames_analysed=report.frames_analysed + report.frames_resumed)
+        if "faces" in self.features or report.missing.get("faces"):
+            docs = self.index.frames(video_id)
+            report.faces_found = sum(len(d.get("faces", [])) for d in docs)
+            report.person_ids = sorted({p for d in docs for p in d.get("person_ids", [])})
+            report.persons_new = len(set(report.person_ids) - known_persons)
         report.seconds = time.perf_counter() - started
         return report
 
     def delete(self, video_id: str) -> bool:
-        """Remove a video's documents, stored files and catalog record; True if it existed."""
+        """Remove a video's documents, faces (and persons left without faces), stored files and
+        catalog record; True if it existed."""
+        if "faces" in self.features:
+            self.persons.forget_frames(video_id, -1)
         self.index.delete_video(video_id)
         self.storage.delete_video(video_id)
         return self.catalog.delete(video_id)
@@ -207,7 +237,8 @@ class Ingestor:
                 kept.frame_uri = self.storage.put_frame(
                     video_id, frame.pts_ms, encode_jpeg(frame.image, 80, THUMBNAIL_MAX_SIDE_PX))
                 kept.future = self._executor().submit(
-                    analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY))
+                    analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
+                    frame.pts_ms, tuple(self.features), settings.face_collection)
                 report.frames_analysed += 1
             pending.append(kept)
             drain(block=False)
@@ -234,6 +265,16 @@ class Ingestor:
                   report: IngestReport) -> dict[str, Any]:
         for op, ms in fields.pop("analysis_ms", {}).items():
             report.analysis_ms[op] = report.analysis_ms.get(op, 0.0) + ms
+        for feature, why in fields.pop("missing", {}).items():
+            report.missing.setdefault(feature, why)
+            if feature in self.features:
+                self.features.remove(feature)  # skip it for the rest of this run
+        face_records = fields.pop("face_records", None)
+        if face_records:
+            fields["faces"] = self.persons.assign(
+                video_id, kept.frame_ms, kept.end_ms - kept.frame_ms, kept.height, face_records,
+                self.settings.data_dir / kept.frame_uri)
+            fields["person_ids"] = sorted({f["person_id"] for f in fields["faces"] if f["person_id"]})
         return {
             "video_id": video_id, "frame_ms": kept.frame_ms, "start_ms": kept.frame_ms,
             "end_ms": kept.end_ms, "frame_uri": kept.frame_uri, "width": kept.width,
