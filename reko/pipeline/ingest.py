@@ -54,6 +54,17 @@ def content_id(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()[:16]
 
 
+def remove_video(video_id: str, index: IndexBackend, storage: LocalStorage, catalog: Catalog,
+                 persons: PersonStore | None) -> bool:
+    """Remove a video's faces (and persons left without faces), documents, stored files and
+    catalog record; True if the record existed."""
+    if persons is not None:
+        persons.forget_frames(video_id, -1)
+    index.delete_video(video_id)
+    storage.delete_video(video_id)
+    return catalog.delete(video_id)
+
+
 @dataclass
 class IngestReport:
     """What one ingest did. ``frames_resumed`` kept frames were already indexed by an earlier,
@@ -180,13 +191,9 @@ class Ingestor:
         return report
 
     def delete(self, video_id: str) -> bool:
-        """Remove a video's documents, faces (and persons left without faces), stored files and
-        catalog record; True if it existed."""
-        if "faces" in self.features:
-            self.persons.forget_frames(video_id, -1)
-        self.index.delete_video(video_id)
-        self.storage.delete_video(video_id)
-        return self.catalog.delete(video_id)
+        """Remove everything of a video (see :func:`remove_video`); True if it existed."""
+        return remove_video(video_id, self.index, self.storage, self.catalog,
+                            self.persons if "faces" in self.features else None)
 
     def _run(self, info, video_id: str, checkpoint_ms: int, report: IngestReport) -> None:
         settings = self.settings

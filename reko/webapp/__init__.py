@@ -26,11 +26,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from .api_clips import bp as clips_bp
     from .api_meta import bp as meta_bp
+    from .api_persons import bp as persons_bp
     from .api_search import bp as search_bp
     from .api_videos import bp as videos_bp
     from .site import bp as site_bp
 
-    for bp in (search_bp, videos_bp, clips_bp, meta_bp, site_bp):
+    for bp in (search_bp, videos_bp, clips_bp, persons_bp, meta_bp, site_bp):
         app.register_blueprint(bp)
     install_security(app, settings)
 

@@ -25,6 +25,15 @@ _SEARCH_PARAMS = [
 ]
 
 
+_PERSON_ID = _param("person_id", "path", {"type": "string", "pattern": "^[A-Za-z0-9_.\\-:]{1,128}$"})
+_XREKO = _param("X-Reko-Request", "header", {"const": "1"}, True)
+
+
+def _json_body(properties: dict, required: list[str]) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": properties, "required": required}}}}
+
+
 def _ok(schema_ref: str | None = None, media: str = "application/json", description: str = "ok"):
     schema = {"$ref": f"#/components/schemas/{schema_ref}"} if schema_ref else {"type": "string", "format": "binary"}
     return {"description": description, "content": {media: {"schema": schema}}}
@@ -73,6 +82,33 @@ OPENAPI = {
         "/api/clips.zip": {"get": {"summary": "Every segment of a search as MP4 clips in a zip",
                                    "parameters": _SEARCH_PARAMS,
                                    "responses": {"200": _ok(media="application/zip"), "400": _ERROR}}},
+        "/api/persons": {"get": {"summary": "Persons, most screen time first",
+                                 "responses": {"200": _ok("PersonList")}}},
+        "/api/persons/{person_id}": {
+            "get": {"summary": "A person and their faces", "parameters": [_PERSON_ID],
+                    "responses": {"200": _ok("Person"), "404": _ERROR}},
+            "patch": {"summary": "Rename a person", "parameters": [_PERSON_ID, _XREKO],
+                      "requestBody": _json_body({"name": {"type": "string"}}, ["name"]),
+                      "responses": {"200": _ok("Person"), "400": _ERROR, "404": _ERROR}}},
+        "/api/persons/{person_id}/thumbnail.jpg": {"get": {
+            "summary": "The person's best face", "parameters": [_PERSON_ID],
+            "responses": {"200": _ok(media="image/jpeg"), "404": _ERROR}}},
+        "/api/persons/{person_id}/merge": {"post": {
+            "summary": "Merge this person into another", "parameters": [_PERSON_ID, _XREKO],
+            "requestBody": _json_body({"into": {"type": "string"}}, ["into"]),
+            "responses": {"200": {"description": "merged"}, "400": _ERROR, "404": _ERROR}}},
+        "/api/faces/{face_id}/remove": {"post": {
+            "summary": "Take a wrongly matched face away from its person",
+            "parameters": [_param("face_id", "path"), _XREKO],
+            "responses": {"200": {"description": "removed"}, "404": _ERROR}}},
+        "/api/search/face": {"post": {
+            "summary": "Find the person in a photo and return their segments", "parameters": [_XREKO],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "properties": {"photo": {"type": "string", "format": "binary"}},
+                "required": ["photo"]}}}},
+            "responses": {"200": _ok("SearchResult"), "400": _ERROR}}},
+        "/api/labels": {"get": {"summary": "Label names with frame counts",
+                                "responses": {"200": {"description": "labels"}}}},
         "/api/health": {"get": {"summary": "Liveness and index stats", "responses": {"200": _ok("Health")}}},
         "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/api/login": {"post": {
@@ -114,6 +150,12 @@ OPENAPI = {
         "Timeline": {"type": "object", "properties": {
             "video_id": {"type": "string"}, "duration_ms": {"type": "integer"},
             "text": {"type": "array"}, "persons": {"type": "object"}, "labels": {"type": "object"}}},
+        "Person": {"type": "object", "required": ["person_id", "name"], "properties": {
+            "person_id": {"type": "string"}, "name": {"type": "string"},
+            "face_count": {"type": "integer"}, "screen_time_ms": {"type": "integer"},
+            "videos": {"type": "integer"}, "thumbnail_url": {"type": "string"}}},
+        "PersonList": {"type": "object", "properties": {
+            "persons": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}}}},
         "Health": {"type": "object", "properties": {"ok": {"type": "boolean"}, "frames": {"type": "integer"},
                                                     "videos": {"type": "integer"}}},
     }},

@@ -17,9 +17,14 @@ MAX_PER_PAGE = 100
 
 
 def query_from_request() -> SearchQuery:
-    """A SearchQuery from ``q``, ``person``, ``label`` and ``video`` parameters (repeatable)."""
+    """A SearchQuery from ``q``, ``person`` (id or name), ``label`` and ``video`` parameters
+    (repeatable). Raises QueryError for an unknown person."""
+    persons: list[str] = []
+    for value in request.args.getlist("person"):
+        if value:
+            persons += services().persons.resolve(value)
     return SearchQuery(text=request.args.get("q", ""),
-                       person_ids=tuple(p for p in request.args.getlist("person") if p),
+                       person_ids=tuple(dict.fromkeys(persons)),
                        labels=tuple(label for label in request.args.getlist("label") if label),
                        video_ids=tuple(v for v in request.args.getlist("video") if v))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, jsonify, request, send_file
 
 from ..errors import MediaError, NotFoundError
-from ..pipeline.ingest import content_id
+from ..pipeline.ingest import content_id, remove_video
 from ..pipeline.media import probe
 from .common import VIDEO_ID, int_arg, services, video_record
 
@@ -79,9 +79,8 @@ def delete_video(video_id: str):
     """Delete a video's documents, stored files and record."""
     video_record(video_id)
     svc = services()
-    svc.index.delete_video(video_id)
-    svc.storage.delete_video(video_id)
-    svc.catalog.delete(video_id)
+    remove_video(video_id, svc.index, svc.storage, svc.catalog,
+                 svc.persons if "faces" in svc.settings.feature_list else None)
     return jsonify(deleted=video_id)
 
 

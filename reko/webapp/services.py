@@ -21,6 +21,7 @@ class Services:
         self._lock = threading.Lock()
         self._index: IndexBackend | None = None
         self._catalog: Catalog | None = None
+        self._persons = None
         self.storage = LocalStorage(settings.data_dir)
         self._queue: "queue.Queue[tuple[str, Path, str]]" = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -33,6 +34,18 @@ class Services:
             if self._index is None:
                 self._index = open_index(self.settings.resolved_index_url)
             return self._index
+
+    @property
+    def persons(self):
+        """The person store (persons.db and the face collection)."""
+        with self._lock:
+            if self._persons is None:
+                from ..pipeline.analysis import make_client
+                from ..pipeline.persons import PersonStore
+
+                self._persons = PersonStore(self.settings, make_client(self.settings.analyzer,
+                                                                       self.settings.data_dir))
+            return self._persons
 
     @property
     def catalog(self) -> Catalog:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .local_faces import LocalFacesMixin
 from .local_text import LocalTextMixin
 
 
-class LocalRekognition(LocalTextMixin):
-    """``LocalRekognition(data_dir).detect_text(Image={'Bytes': ...})`` etc.
+class LocalRekognition(LocalTextMixin, LocalFacesMixin):
+    """``LocalRekognition(data_dir).detect_text(Image={'Bytes': ...})``, ``index_faces`` …
 
     ``data_dir`` is where persistent state (face collections) is kept.
     """
