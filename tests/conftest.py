@@ -85,3 +85,20 @@ def ingested_demo(tmp_path_factory, demo_video):
     with Ingestor(settings) as ingestor:
         report = ingestor.ingest(demo_video)
     return settings, report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """In CI (``CI`` set) nothing may skip: a skip means .ci/run failed to install something
+    (a package, Chromium, the OpenSearch server). The run fails, listing the reasons."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if os.environ.get("CI") and skipped:
+        terminalreporter.section("skips are failures in CI")
+        for report in skipped:
+            terminalreporter.write_line(f"{report.nodeid}: {report.longrepr}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Turn CI skips into a failing exit status (see pytest_terminal_summary)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if os.environ.get("CI") and reporter and reporter.stats.get("skipped") and exitstatus == 0:
+        session.exitstatus = 1
