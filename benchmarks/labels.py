@@ -9,7 +9,8 @@ process, on one thread per engine (as one ingest worker runs them), it measures 
 * ``detect_moderation_labels`` (NudeNet 320n on onnxruntime, one thread);
 * reko's OCR (``reko.pipeline.analysis.ocr.OcrEngine.read``) when it is installed.
 
-The machine's load average is printed too: on shared cores, numbers scale with it.
+Wall seconds and CPU seconds (this process plus the Node worker, from ``/proc``) per frame are
+printed, with the load average: on shared cores wall time scales with the load, CPU time hardly.
 
 Usage: ``.venv/bin/python benchmarks/labels.py [--repeat N]``
 """
@@ -20,6 +21,7 @@ import argparse
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -42,14 +44,27 @@ def frames_720p() -> list[np.ndarray]:
     return out
 
 
-def per_frame(fn, items, repeat: int) -> float:
-    """Median over ``repeat`` passes of (pass seconds / frames)."""
-    runs = []
+def _worker_cpu_s() -> float:
+    """CPU seconds used so far by this process's Node label worker (0 if none)."""
+    from reko.pipeline.analysis.local_labels import _engines
+
+    detector = _engines.get("labels")
+    worker = getattr(detector, "_worker", None)
+    if worker is None or worker.proc.poll() is not None:
+        return 0.0
+    fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def per_frame(fn, items, repeat: int) -> tuple[float, float]:
+    """Medians over ``repeat`` passes of (wall s / frame, CPU s / frame)."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time() + _worker_cpu_s()
         count = fn(items)
-        runs.append((time.perf_counter() - start) / count)
-    return statistics.median(runs)
+        walls.append((time.perf_counter() - start) / count)
+        cpus.append((time.process_time() + _worker_cpu_s() - cpu) / count)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -114,14 +129,14 @@ def main() -> None:
 
         rows.append(("OCR (OcrEngine.read)", per_frame(ocr_read, frames, args.repeat)))
     except Exception as exc:  # noqa: BLE001 - OCR is only a point of comparison here
-        rows.append((f"OCR unavailable ({type(exc).__name__}: {exc})"[:60], float("nan")))
+        rows.append((f"OCR unavailable ({type(exc).__name__}: {exc})"[:60], (float("nan"),) * 2))
     load_after = os.getloadavg()[0]
 
     print(f"{len(frames)} frames 1280x720 (bigbuckbunny + bikes scaled), {args.repeat} passes, "
           f"load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores")
-    print(f"{'operation':44s} {'s/frame':>8s} {'frames/s':>9s}")
-    for name, secs in rows:
-        print(f"{name:44s} {secs:8.3f} {1 / secs if secs == secs else float('nan'):9.1f}")
+    print(f"{'operation':44s} {'wall s/frame':>12s} {'CPU s/frame':>12s}")
+    for name, (wall, cpu) in rows:
+        print(f"{name:44s} {wall:12.3f} {cpu:12.3f}")
     detector.close()
 
 

@@ -258,6 +258,15 @@ def test_a_dead_worker_is_restarted(engine):
     detector.close()
 
 
+def test_a_worker_that_cannot_start_is_a_clear_error(engine, tmp_path):
+    from reko.pipeline.analysis.labels import WORKER_DIR, LabelDetector
+
+    (tmp_path / "node_modules").symlink_to(WORKER_DIR / "node_modules")
+    (tmp_path / "worker.js").write_text("console.error('model file is corrupt'); process.exit(3);\n")
+    with pytest.raises(AnalyzerError, match="failed to start.*code 3.*model file is corrupt"):
+        LabelDetector(worker_dir=tmp_path).detect(np.zeros((8, 8, 3), np.uint8))
+
+
 def test_missing_node_or_packages_say_how_to_install(tmp_path):
     from reko.pipeline.analysis.labels import LabelDetector, check_installed
 

@@ -104,12 +104,16 @@ class _Worker:
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=20)
         threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
-        self.info = self.read(startup_timeout_s)
+        self._stderr_thread = threading.Thread(target=self._pump_stderr, daemon=True)
+        self._stderr_thread.start()
+        try:
+            self.info = self.read(startup_timeout_s)
+        except _WorkerDied as exc:
+            raise AnalyzerError(f"labels: the Node worker failed to start ({exc}); {INSTALL_HINT}") from None
         if "error" in self.info or not self.info.get("ready"):
             self.kill()
             raise AnalyzerError(f"labels: the Node worker failed to start: "
-                                f"{self.info.get('error', self.info)}; {INSTALL_HINT}")
+                                f"{str(self.info.get('error', self.info))[:500]}; {INSTALL_HINT}")
 
     def _pump_stdout(self) -> None:
         for line in iter(self.proc.stdout.readline, b""):
@@ -128,8 +132,13 @@ class _Worker:
             raise _WorkerDied(f"no answer within {timeout_s:.0f} s") from None
         if line is None:
             self.proc.wait(timeout=5)
+            self._stderr_thread.join(timeout=2)  # its last words
             raise _WorkerDied(f"exited with code {self.proc.returncode}: {' | '.join(self.stderr)[-500:]}")
-        return json.loads(line)
+        try:
+            return json.loads(line)
+        except ValueError:
+            self.kill()
+            raise _WorkerDied(f"unexpected output {line[:200]!r}") from None
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -83,7 +83,7 @@ async function main() {
 
   function detect(pixels, size, minScore) {
     const raw = tf.tidy(() => {
-      let x = tf.tensor4d(Float32Array.from(pixels), [1, size, size, 3], 'float32');
+      let x = tf.tensor4d(Float32Array.from(pixels), [1, size, size, 3], 'float32'); // 0-255 RGB, as Human feeds it
       if (size !== inputPx) x = tf.image.resizeBilinear(x, [inputPx, inputPx]);
       return model.execute(x, ['tower_0/detections']);
     });
@@ -103,33 +103,50 @@ async function main() {
     backend: tf.getBackend(), tfjs: tf.version_core });
 
   let buffer = Buffer.alloc(0);
+  // chunks are kept in a list and joined once a whole request is there (no quadratic copying)
+  let chunks = [];
+  let length = 0;
   let header = null;
+  const take = (n) => { // the first n buffered bytes as one Buffer
+    const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
+    const head = all.subarray(0, n);
+    const rest = all.subarray(n);
+    chunks = rest.length ? [rest] : [];
+    length = rest.length;
+    return head;
+  };
   process.stdin.on('data', (chunk) => {
-    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    chunks.push(chunk);
+    length += chunk.length;
     for (;;) {
       if (!header) {
-        const nl = buffer.indexOf(10);
+        let nl = -1;
+        let offset = 0;
+        for (const c of chunks) { // the header line is short: it is in the first chunk or two
+          const i = c.indexOf(10);
+          if (i >= 0) { nl = offset + i; break; }
+          offset += c.length;
+        }
         if (nl < 0) return;
+        const line = take(nl + 1);
         try {
-          header = JSON.parse(buffer.subarray(0, nl).toString('utf8'));
+          header = JSON.parse(line.subarray(0, nl).toString('utf8'));
         } catch (e) {
           send({ id: null, error: `bad request header: ${e.message}` });
           process.exit(2);
         }
-        buffer = buffer.subarray(nl + 1);
       }
       const frameBytes = header.size * header.size * 3;
       const need = header.count * frameBytes;
-      if (buffer.length < need) return;
-      const body = buffer.subarray(0, need);
-      buffer = Buffer.from(buffer.subarray(need));
+      if (length < need) return;
+      const body = take(need);
       const { id, count, size } = header;
       const minScore = typeof header.min_score === 'number' ? header.min_score : DEFAULT_MIN_SCORE;
       header = null;
       try {
         const detections = [];
         for (let i = 0; i < count; i++) {
-          detections.push(detect(new Uint8Array(body.buffer, body.byteOffset + i * frameBytes, frameBytes), size, minScore));
+          detections.push(detect(body.subarray(i * frameBytes, (i + 1) * frameBytes), size, minScore));
         }
         send({ id, detections });
       } catch (e) {
