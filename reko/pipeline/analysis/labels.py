@@ -207,7 +207,10 @@ class LabelDetector:
         """Objects in each image (RGB uint8 H×W×3), one list per image, best first.
 
         Frames are resized to 512×512 (the model's input; aspect ratio is not kept, as in
-        Human) and sent in one request. Same-class boxes with IoU > 0.5 are merged.
+        Human) and sent in one request. Same-class boxes with IoU > 0.5 and other-class
+        copies of one box (IoU > 0.85) are dropped. The reply must come within
+        ``startup_timeout_s / 4 + frame_timeout_s`` per frame, else the worker is killed and the
+        batch retried once on a new one.
         """
         if not images:
             return []
