@@ -79,6 +79,11 @@ class Settings:
     face_min_sharpness: float = _setting(
         "REKO_FACE_MIN_SHARPNESS", 20.0,
         "A face with Quality.Sharpness (0-100) below this is poor quality.")
+    hide_unsafe_confidence: float = _setting(
+        "REKO_HIDE_UNSAFE_CONFIDENCE", 80.0,
+        "Frames with an unsafe moderation label (not swimwear/underwear) at this confidence "
+        "(0-100) or above are left out of search results unless asked for (`--include-unsafe`, "
+        "`unsafe=1`); 100 shows everything.")
     max_upload_bytes: int = _setting(
         "REKO_MAX_UPLOAD_BYTES", 8 * 1024**3,
         "Largest video the web app accepts for upload, in bytes (default 8 GiB); larger gets 413.")

@@ -17,6 +17,10 @@ from .analysis import make_client
 
 MIN_LINE_CONFIDENCE = 50.0  #: LINE detections below this Confidence (0–100) are not indexed
 MAX_FACES_PER_FRAME = 20  #: IndexFaces MaxFaces: the largest faces of a frame are indexed
+LABEL_MIN_CONFIDENCE = 55.0  #: DetectLabels MinConfidence (Rekognition's default)
+MODERATION_MIN_CONFIDENCE = 50.0  #: DetectModerationLabels MinConfidence (Rekognition's default)
+#: Moderation top-level categories that do not make a frame unsafe to show.
+NOT_UNSAFE = {"Swimwear or Underwear"}
 OPTIONAL_FEATURES = ("faces", "labels", "moderation")  #: skipped (not fatal) when unavailable
 
 _client: Any = None
@@ -76,4 +80,52 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
             fields["face_records"] = response.get("FaceRecords", [])
         except AnalyzerError as exc:
             fields["missing"]["faces"] = str(exc)
+    if "labels" in features:
+        try:
+            fields["detected_labels"] = timed("detect_labels", lambda: client.detect_labels(
+                Image=image, MinConfidence=LABEL_MIN_CONFIDENCE))["Labels"]
+        except AnalyzerError as exc:
+            fields["missing"]["labels"] = str(exc)
+    if "moderation" in features:
+        try:
+            response = timed("detect_moderation_labels", lambda: client.detect_moderation_labels(
+                Image=image, MinConfidence=MODERATION_MIN_CONFIDENCE))
+            fields.update(moderation_fields(response))
+        except AnalyzerError as exc:
+            fields["missing"]["moderation"] = str(exc)
     return fields
+
+
+def moderation_fields(response: dict[str, Any]) -> dict[str, Any]:
+    """``moderation`` (``name``, ``parent``, ``level``, ``confidence`` 0–100) and
+    ``unsafe_confidence``: the highest confidence of a label outside :data:`NOT_UNSAFE`
+    (0 when none), which search compares with ``REKO_HIDE_UNSAFE_CONFIDENCE``."""
+    labels = response.get("ModerationLabels", [])
+    parents = {label["Name"]: label.get("ParentName", "") for label in labels}
+
+    def top(name: str) -> str:
+        seen = set()
+        while parents.get(name) and name not in seen:
+            seen.add(name)
+            name = parents[name]
+        return name
+
+    unsafe = [label["Confidence"] for label in labels if top(label["Name"]) not in NOT_UNSAFE]
+    return {"moderation": [{"name": label["Name"], "parent": label.get("ParentName", ""),
+                            "level": label.get("TaxonomyLevel", 0), "confidence": round(label["Confidence"], 2)}
+                           for label in labels],
+            "unsafe_confidence": round(max(unsafe, default=0.0), 2)}
+
+
+def label_fields(detected: list[dict[str, Any]], face_count: int, text_line_count: int) -> dict[str, Any]:
+    """``labels`` (``name``, ``confidence``, ``parents``, ``boxes``) and ``label_names`` from a
+    DetectLabels ``Labels`` list plus what other analyzers are sure of (a face implies Face,
+    Head, Person; text implies Text), with every parent reported as a label, as Rekognition does."""
+    from .analysis.label_taxonomy import implied_labels, merge_labels, with_parents
+
+    labels = with_parents(merge_labels(implied_labels(face_count, text_line_count), detected))
+    out = [{"name": label["Name"], "confidence": round(label["Confidence"], 2),
+            "parents": [p["Name"] for p in label.get("Parents", [])],
+            "boxes": [{k: round(v, 5) for k, v in i["BoundingBox"].items()} for i in label.get("Instances", [])]}
+           for label in labels]
+    return {"labels": out, "label_names": [label["name"] for label in out]}

@@ -122,10 +122,12 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--person", "persons", multiple=True, help="A person id or name (repeatable).")
 @click.option("--face-image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Find the person in this photo and return their moments.")
+@click.option("--label", "labels", multiple=True, help="A label name such as Car or Person (repeatable).")
+@click.option("--include-unsafe", is_flag=True, help="Also return frames flagged by moderation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], face_image: Path | None,
-           as_json: bool) -> None:
-    """Search on-screen text and persons; prints matching segments grouped by video."""
+           labels: tuple[str, ...], include_unsafe: bool, as_json: bool) -> None:
+    """Search on-screen text, persons and labels; prints matching segments grouped by video."""
     from .catalog import Catalog
     from .index import SearchQuery, open_index
     from .search import search as run_search
@@ -143,13 +145,14 @@ def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], fac
         index = open_index(settings.resolved_index_url)
         catalog = Catalog(settings.data_dir / "catalog.db")
         response = run_search(settings, index, catalog, SearchQuery(
-            text=query, video_ids=video_ids, person_ids=tuple(dict.fromkeys(person_ids))))
+            text=query, video_ids=video_ids, person_ids=tuple(dict.fromkeys(person_ids)),
+            labels=labels), include_unsafe=include_unsafe)
     except RekoError as exc:
         _fail(exc)
     if as_json:
         click.echo(json.dumps(response.to_json(), ensure_ascii=False, indent=2))
         return
-    label = query or ", ".join(persons) or (face_image.name if face_image else "")
+    label = query or ", ".join(persons + labels) or (face_image.name if face_image else "")
     if not response.segments:
         click.echo(f"no match for {label!r}")
         return

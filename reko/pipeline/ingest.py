@@ -30,7 +30,7 @@ from typing import Any, Callable
 from ..errors import AnalyzerError, MediaError, RekoError
 from ..settings import Settings
 from .analysis import make_client
-from .analyze import analyse_frame, init_worker
+from .analyze import analyse_frame, init_worker, label_fields
 from .catalog import Catalog
 from .dedup import DuplicateFilter
 from .index import IndexBackend, open_index
@@ -282,10 +282,15 @@ class Ingestor:
                 video_id, kept.frame_ms, kept.end_ms - kept.frame_ms, kept.height, face_records,
                 self.settings.data_dir / kept.frame_uri)
             fields["person_ids"] = sorted({f["person_id"] for f in fields["faces"] if f["person_id"]})
+        detected = fields.pop("detected_labels", None)
+        if detected is not None or fields.get("faces") or fields.get("text_lines"):
+            sure_faces = sum(1 for f in fields.get("faces", []) if f["confidence"] >= self.settings.face_min_confidence)
+            fields.update(label_fields(detected or [], sure_faces, len(fields.get("text_lines", []))))
         return {
             "video_id": video_id, "frame_ms": kept.frame_ms, "start_ms": kept.frame_ms,
             "end_ms": kept.end_ms, "frame_uri": kept.frame_uri, "width": kept.width,
             "height": kept.height, "text": "", "text_lines": [], "labels": [], "label_names": [],
-            "faces": [], "person_ids": [], "moderation": [], "analyzer": self.settings.analyzer,
+            "faces": [], "person_ids": [], "moderation": [], "unsafe_confidence": 0.0,
+            "analyzer": self.settings.analyzer,
             **fields,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +27,16 @@ class SearchResponse:
                 "segments": [s.to_json() for s in self.segments]}
 
 
-def search(settings: Settings, index: IndexBackend, catalog: Catalog, query: SearchQuery) -> SearchResponse:
-    """Run ``query`` and merge its hits into segments with the gap/padding settings.
+def search(settings: Settings, index: IndexBackend, catalog: Catalog, query: SearchQuery,
+           include_unsafe: bool = False) -> SearchResponse:
+    """Run ``query`` and merge its hits into segments with the gap/padding settings. Frames
+    flagged unsafe (``REKO_HIDE_UNSAFE_CONFIDENCE``) are left out unless ``include_unsafe``.
 
     Raises:
         QueryError: nothing to search for, or the query is too long.
     """
+    if not include_unsafe and settings.hide_unsafe_confidence < 100:
+        query = dataclasses.replace(query, max_unsafe_confidence=settings.hide_unsafe_confidence)
     result = index.search(query)
     durations = {}
     for video_id in {h.doc["video_id"] for h in result.hits}:

@@ -36,14 +36,19 @@ def matched_lines(doc: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]
             if any(t in normalize_text(line["text"]).lower() for t in lowered)]
 
 
-def segment_json(seg, terms: list[str], filenames: dict[str, str]) -> dict[str, Any]:
+def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple[str, ...] = ()) -> dict[str, Any]:
     """A segment as the API returns it: the CLI fields plus URLs, the filename and the boxes
-    (ratios of the frame) to draw over the thumbnail."""
+    (ratios of the frame) to draw over the thumbnail: matched text lines, faces of persons, and
+    instances of the searched labels."""
     best = next((d for d in seg.frames if d["frame_ms"] == seg.frame_ms), seg.frames[0])
     lines = matched_lines(best, terms)
     boxes = [{"kind": "text", "text": line["text"], "box": line["box"]} for line in lines]
     boxes += [{"kind": "face", "person_id": f.get("person_id"), "box": f["box"]}
-              for f in best.get("faces", []) if f.get("box")]
+              for f in best.get("faces", []) if f.get("box") and f.get("person_id")]
+    wanted = {label.lower() for label in labels}
+    boxes += [{"kind": "label", "text": label["name"], "box": box}
+              for label in best.get("labels", []) if label["name"].lower() in wanted
+              for box in label.get("boxes", [])]
     return {**seg.to_json(), "filename": filenames.get(seg.video_id, ""),
             "matched_lines": [line["text"] for line in lines], "boxes": boxes,
             "frame_url": f"/api/frames/{seg.video_id}/{seg.frame_ms}.jpg",
@@ -58,11 +63,12 @@ def search_endpoint():
     query = query_from_request()
     page = int_arg("page", 1, 1, 10_000)
     per_page = int_arg("per_page", 20, 1, MAX_PER_PAGE)
-    response = search(svc.settings, svc.index, svc.catalog, query)
+    response = search(svc.settings, svc.index, svc.catalog, query,
+                      include_unsafe=request.args.get("unsafe") == "1")
     filenames = {r.video_id: r.filename for r in svc.catalog.list()}
     terms = parse_terms(query.text)
     page_segments = response.segments[(page - 1) * per_page: page * per_page]
     return jsonify(query=query.text, total_frames=response.total_frames,
                    total_segments=len(response.segments), page=page, per_page=per_page,
-                   segments=[segment_json(s, terms, filenames) for s in page_segments],
+                   segments=[segment_json(s, terms, filenames, query.labels) for s in page_segments],
                    facets=response.facets)

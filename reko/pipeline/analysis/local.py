@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .local_faces import LocalFacesMixin
+from .local_labels import LocalLabelsMixin
 from .local_text import LocalTextMixin
 
 
-class LocalRekognition(LocalTextMixin, LocalFacesMixin):
-    """``LocalRekognition(data_dir).detect_text(Image={'Bytes': ...})``, ``index_faces`` …
+class LocalRekognition(LocalTextMixin, LocalFacesMixin, LocalLabelsMixin):
+    """``LocalRekognition(data_dir).detect_text(Image={'Bytes': ...})``, ``index_faces``,
+    ``detect_labels``, ``detect_moderation_labels`` …
 
     ``data_dir`` is where persistent state (face collections) is kept.
     """

@@ -28,6 +28,8 @@ class SearchQuery:
     person_ids: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     limit_frames: int = 10_000
+    #: frames whose ``unsafe_confidence`` is at or above this are excluded; None keeps all
+    max_unsafe_confidence: float | None = None
 
     def terms(self) -> list[str]:
         """The normalised search terms of ``text`` (see :func:`parse_terms`)."""
