@@ -1,4 +1,14 @@
-"""The search contract every index backend must pass (parametrised over backends)."""
+"""The search contract every index backend must pass (parametrised over backends).
+
+The ``opensearch`` parameter runs against the server at ``REKO_TEST_OPENSEARCH_URL`` (default
+``http://127.0.0.1:9200``; start one with ``bash infra/opensearch/start.sh``), one fresh index
+per test, dropped afterwards. Without a server the tests skip, except under CI (``CI`` set),
+where they fail: CI must start the server.
+"""
+
+import os
+import uuid
+import urllib.request
 
 import pytest
 
@@ -18,14 +28,58 @@ def doc(video_id, i, text, persons=(), labels=()):
             "moderation": [], "analyzer": "local"}
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request, tmp_path):
-    index = open_index(f"sqlite:///{tmp_path}/index.db")
+OPENSEARCH_URL = os.environ.get("REKO_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
+
+
+def opensearch_or_skip(index_name: str):
+    """An ``OpenSearchIndex`` on a fresh ``index_name`` at ``OPENSEARCH_URL``; skips (or fails
+    under CI) when opensearch-py or the server is missing."""
+    def unavailable(reason: str):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: {reason}. CI must start it: bash infra/opensearch/start.sh "
+                        f"(and pip install 'reko[opensearch]')", pytrace=False)
+        pytest.skip(f"{reason} (start one: bash infra/opensearch/start.sh)")
+
+    try:
+        from reko.pipeline.index.opensearch import OpenSearchIndex
+    except ImportError as exc:
+        unavailable(f"opensearch-py is not installed ({exc})")
+    try:
+        with urllib.request.urlopen(f"{OPENSEARCH_URL}/_cluster/health", timeout=5) as response:
+            response.read()
+    except OSError as exc:
+        unavailable(f"no OpenSearch server at REKO_TEST_OPENSEARCH_URL={OPENSEARCH_URL} ({exc})")
+    return OpenSearchIndex(OPENSEARCH_URL, index_name=index_name)
+
+
+@pytest.fixture
+def make_backend(request, tmp_path):
+    """``make_backend(kind)`` → an empty backend of ``kind`` ("sqlite" | "opensearch"),
+    closed (and for OpenSearch dropped) after the test."""
+    made = []
+
+    def make(kind: str):
+        if kind == "sqlite":
+            index = open_index(f"sqlite:///{tmp_path}/index-{len(made)}.db")
+        else:
+            index = opensearch_or_skip(f"reko-test-{uuid.uuid4().hex[:12]}")
+        made.append(index)
+        return index
+
+    yield make
+    for index in made:
+        if hasattr(index, "drop"):
+            index.drop()
+        index.close()
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def backend(request, make_backend):
+    index = make_backend(request.param)
     index.index_frames([doc("v1", i, t, persons=["p1"] if i < 2 else [], labels=["Car"] if i == 5 else [])
                         for i, t in enumerate(TEXTS)])
     index.index_frames([doc("v2", 0, "다른 영상의 서울 뉴스", persons=["p2"])])
-    yield index
-    index.close()
+    return index
 
 
 def texts(result):
@@ -104,3 +158,33 @@ def test_hits_merge_into_segments(backend):
     result = backend.search(SearchQuery("서울 도심"))
     segments = merge_segments(result.hits, gap_ms=1500, pad_ms=0)
     assert [(s.video_id, s.start_ms, s.end_ms, s.hits) for s in segments] == [("v1", 0, 2000, 2)]
+
+
+def test_facets_count_matching_frames_per_label_and_person(backend):
+    assert backend.search(SearchQuery("서울")).facets == {
+        "label_names": {}, "person_ids": {"p1": 2, "p2": 1}}
+    assert backend.search(SearchQuery(labels=("car",))).facets == {
+        "label_names": {"Car": 1}, "person_ids": {}}  # exact spelling, case-insensitive filter
+    assert backend.search(SearchQuery(video_ids=("v1",))).facets == {
+        "label_names": {"Car": 1}, "person_ids": {"p1": 2}}
+    assert backend.search(SearchQuery("없는말")).facets == {"label_names": {}, "person_ids": {}}
+
+
+def test_facets_are_ordered_by_count_then_name(backend):
+    backend.index_frames([doc("v3", i, "facet order", persons=persons, labels=labels) for i, (persons, labels) in
+                          enumerate([(["b"], ["Person", "Car"]), (["a", "b"], ["Person"]), (["a"], ["Tree"])])])
+    facets = backend.search(SearchQuery("facet order")).facets
+    assert list(facets["label_names"].items()) == [("Person", 2), ("Car", 1), ("Tree", 1)]
+    assert list(facets["person_ids"].items()) == [("a", 2), ("b", 2)]
+
+
+def test_scores_are_best_first_with_ties_by_video_and_frame(backend):
+    result = backend.search(SearchQuery(person_ids=("p1", "p2")))
+    assert [(h.doc["video_id"], h.doc["frame_ms"]) for h in result.hits] == [("v1", 0), ("v1", 1000), ("v2", 0)]
+    scores = [h.score for h in backend.search(SearchQuery("서울")).hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_limit_frames_caps_hits_not_the_total(backend):
+    result = backend.search(SearchQuery(video_ids=("v1",), limit_frames=3))
+    assert len(result.hits) == 3 and result.total_frames == len(TEXTS)

@@ -48,6 +48,8 @@ END;
 """
 
 MIN_TRIGRAM_CHARS = 3  #: FTS5 trigram needs at least 3 characters per term
+FACET_SIZE = 50  #: facet values per field, most frequent first (same as the OpenSearch backend)
+FACET_COLUMNS = ("label_names", "person_ids")  #: SearchResult.facets keys (JSON-array columns)
 
 
 def indexed_text(doc: dict[str, Any]) -> str:
@@ -125,8 +127,18 @@ class SqliteIndex(IndexBackend):
                 f"SELECT frames.doc, {score} FROM {source} WHERE {clause}"
                 f" ORDER BY 2 DESC, frames.video_id, frames.frame_ms LIMIT ?",
                 [*params, query.limit_frames]).fetchall()
+            facets = {column: self._facet(column, source, clause, params) for column in FACET_COLUMNS}
         return SearchResult(hits=[FrameHit(json.loads(doc), float(s)) for doc, s in rows],
-                            total_frames=total)
+                            total_frames=total, facets=facets)
+
+    def _facet(self, column: str, source: str, clause: str, params: list[Any]) -> dict[str, int]:
+        """``{value: matching frames}`` of the JSON-array ``column`` over the frames matching
+        ``clause``: top :data:`FACET_SIZE` by count, ties by value (exact spelling, as stored)."""
+        rows = self._db.execute(
+            f"SELECT facet.value, count(DISTINCT frames.id) FROM {source},"
+            f" json_each(frames.{column}) AS facet WHERE {clause}"
+            f" GROUP BY facet.value ORDER BY 2 DESC, 1 LIMIT ?", [*params, FACET_SIZE]).fetchall()
+        return {value: count for value, count in rows}
 
     def delete_video(self, video_id: str) -> int:
         with self._lock, self._db:

@@ -1,0 +1,542 @@
+"""The scale-out index: OpenSearch (self-hosted, or Amazon OpenSearch Service / Serverless).
+
+Same search semantics as the embedded SQLite backend (:mod:`.sqlite`, the reference), which
+the contract suite ``tests/test_search_contract.py`` checks for both:
+
+* every term of :meth:`SearchQuery.terms` (NFKC-normalised, ``"quoted phrases"`` whole) must be
+  a case-insensitive *substring* of the frame's normalised text, terms ANDed. Terms of three or
+  more characters are ``match_phrase`` queries on a trigram field (consecutive trigrams == the
+  substring, exactly what SQLite's FTS5 ``trigram`` tokenizer does); one- and two-character
+  terms (common in Korean: 서울, 뉴스) are single-token queries on a 1-gram/2-gram field (SQLite
+  uses ``LIKE`` for them). Queries are built only from structured clauses (``bool`` /
+  ``match_phrase`` / ``terms``); user text never reaches ``query_string``, so no character acts
+  as an operator and hostile queries match literally.
+* relevance is BM25 over the trigram phrases (SQLite: ``bm25()`` over trigrams); ties, and
+  filter-only queries (score 1.0), are ordered by ``video_id`` then ``frame_ms``.
+* ``total_frames`` is exact (``track_total_hits``); facets count matching frames per exact
+  label name / person id (terms aggregations).
+
+Index layout: a composable index template ``<name>-template`` (settings + mappings) applies to
+``<name>-v*``; documents live in the versioned index ``<name>-v<MAPPING_VERSION>`` reached
+through the alias ``<name>`` (default ``reko-frames``). A new mapping ships as a new version:
+create ``-v2``, copy with :func:`reko.pipeline.reindex.reindex` (or ``_reindex``), then swap the
+alias atomically (``_aliases`` remove+add), so searches never see a missing index. Everything is
+created lazily on first use; importing this module or constructing the backend opens no
+connection.
+
+The stored document (``_source``) is the frame document as given, plus two derived fields that
+reko computes and strips from what it returns (:data:`DERIVED_FIELDS`): ``search_text`` (the
+normalised text the substring search runs on; OpenSearch has no NFKC without the ICU plugin)
+and ``duration_ms`` (``end_ms - start_ms``, summed for "screen time" in Dashboards).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any, Iterable, Iterator
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
+from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
+
+from ...errors import IndexBackendError
+from .base import FrameHit, IndexBackend, SearchQuery, SearchResult
+from .sqlite import indexed_text
+
+log = logging.getLogger(__name__)
+
+MAPPING_VERSION = 1  #: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly
+DEFAULT_INDEX_NAME = "reko-frames"  #: the alias searched and written; Dashboards use ``reko-frames*``
+DERIVED_FIELDS = ("search_text", "duration_ms")  #: computed at index time, never returned
+FACET_FIELDS = {"label_names": "label_names.raw", "person_ids": "person_ids.raw"}
+FACET_SIZE = 50  #: facet values returned per field, most frequent first (same in sqlite.py)
+PAGE_SIZE = 10_000  #: hits per request: OpenSearch's default ``index.max_result_window``
+BULK_CHUNK_DOCS = 1_000  #: documents per ``_bulk`` request (≈ 1–3 MB of OCR frame documents)
+BATCH_DOCS = 10_000  #: documents held in memory at once by :meth:`OpenSearchIndex.index_frames`
+BULK_ATTEMPTS = 6  #: tries per document for retryable failures before IndexBackendError
+BULK_BACKOFF_S = 0.5  #: first wait between tries, doubled each time (0.5, 1, 2, 4, 8 s)
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}  #: per-item statuses worth another try
+AWS_HOST = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(es|aoss)\.amazonaws\.com(?:\.cn)?$")
+
+#: Analysis settings. Only analyzers shipped with OpenSearch (module ``analysis-common``,
+#: present in every distribution and on AWS) are used: no ICU / nori plugin is required.
+SETTINGS: dict[str, Any] = {
+    "index": {
+        "number_of_shards": 1,  # 1M frames ≈ 1–2 GB: one shard keeps BM25 and facets exact
+        "auto_expand_replicas": "0-1",  # green on one node, one replica when there are two
+        "max_ngram_diff": 0,
+    },
+    "analysis": {
+        "tokenizer": {
+            # token_chars [] keeps every character (spaces, punctuation, newlines), so
+            # consecutive n-grams spell the original text exactly, as FTS5's trigram tokenizer does
+            "reko_trigram": {"type": "ngram", "min_gram": 3, "max_gram": 3, "token_chars": []},
+            "reko_bigram": {"type": "ngram", "min_gram": 2, "max_gram": 2, "token_chars": []},
+            "reko_unigram": {"type": "ngram", "min_gram": 1, "max_gram": 1, "token_chars": []},
+        },
+        "analyzer": {
+            "reko_trigram": {"type": "custom", "tokenizer": "reko_trigram", "filter": ["lowercase"]},
+            "reko_bigram": {"type": "custom", "tokenizer": "reko_bigram", "filter": ["lowercase"]},
+            "reko_unigram": {"type": "custom", "tokenizer": "reko_unigram", "filter": ["lowercase"]},
+            # the built-in `cjk` analyzer without its English stop words: words for Latin text,
+            # overlapping bigrams for Hangul/Han/Kana ("교통정보" → 교통 통정 정보)
+            "reko_cjk": {"type": "custom", "tokenizer": "standard",
+                         "filter": ["cjk_width", "lowercase", "cjk_bigram"]},
+        },
+        "normalizer": {"reko_lowercase": {"type": "custom", "filter": ["lowercase"]}},
+    },
+}
+
+_STORED_ONLY = {"type": "object", "enabled": False}  # kept in _source, not indexed
+
+#: Field mappings of a frame document (see docs/architecture.md "Frame documents").
+MAPPINGS: dict[str, Any] = {
+    "dynamic": False,  # unknown fields are kept in _source but not indexed (no mapping explosion)
+    "_meta": {"reko_mapping_version": MAPPING_VERSION},
+    "properties": {
+        "video_id": {"type": "keyword"},
+        "frame_ms": {"type": "long"},
+        "start_ms": {"type": "long"},
+        "end_ms": {"type": "long"},
+        "duration_ms": {"type": "long"},
+        "frame_uri": {"type": "keyword", "index": False},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "analyzer": {"type": "keyword"},
+        # as recognised, for Dashboards' query bar and highlighting: CJK bigrams + English stems
+        "text": {"type": "text", "analyzer": "reko_cjk",
+                 "fields": {"en": {"type": "text", "analyzer": "english"}}},
+        # what reko's search runs on: NFKC-normalised lines joined by "\n" (sqlite.indexed_text)
+        "search_text": {
+            "type": "text", "analyzer": "reko_trigram", "index_options": "positions",
+            "fields": {
+                "bi": {"type": "text", "analyzer": "reko_bigram", "index_options": "docs", "norms": False},
+                "uni": {"type": "text", "analyzer": "reko_unigram", "index_options": "docs", "norms": False},
+            },
+        },
+        # filters are case-insensitive (as SQLite's lower() filters); facets and Dashboards
+        # use the exact spelling in `.raw` ("Car", not "car")
+        "label_names": {"type": "keyword", "normalizer": "reko_lowercase",
+                        "fields": {"raw": {"type": "keyword"}}},
+        "person_ids": {"type": "keyword", "normalizer": "reko_lowercase",
+                       "fields": {"raw": {"type": "keyword"}}},
+        "text_lines": _STORED_ONLY,
+        "labels": _STORED_ONLY,
+        "faces": _STORED_ONLY,
+        "moderation": _STORED_ONLY,
+    },
+}
+
+
+def parse_url(url: str) -> dict[str, Any]:
+    """Connection settings from ``url``: ``http(s)://[user:pass@]host[:port][/prefix][?opts]``.
+
+    Returns ``{"host", "port", "use_ssl", "url_prefix", "http_auth", "verify_certs",
+    "ca_certs", "aws": (region, service) | None}``. The port defaults to the scheme's (80/443):
+    write ``:9200`` for a self-hosted node. Query options: ``verify_certs=false``,
+    ``ca_certs=/path/ca.pem``. Hosts ending in ``.es.amazonaws.com`` (OpenSearch Service,
+    service ``es``) or ``.aoss.amazonaws.com`` (Serverless, ``aoss``) are signed with SigV4; the
+    region is the host label before the service (``search-x.eu-west-1.es.amazonaws.com``).
+
+    Raises:
+        IndexBackendError: not an http(s) URL, or no host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise IndexBackendError(f"REKO_INDEX_URL={url!r} is not an OpenSearch URL: use "
+                                "http(s)://HOST:PORT, e.g. http://127.0.0.1:9200")
+    opts = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = parts.hostname
+    match = AWS_HOST.search(host)
+    return {
+        "host": host,
+        "port": parts.port or (443 if parts.scheme == "https" else 80),
+        "use_ssl": parts.scheme == "https",
+        "url_prefix": parts.path.strip("/"),
+        "http_auth": (unquote(parts.username), unquote(parts.password or ""))
+        if parts.username else None,
+        "verify_certs": opts.get("verify_certs", "true").lower() not in ("false", "0", "no"),
+        "ca_certs": opts.get("ca_certs"),
+        "aws": (match.group(1), match.group(2)) if match else None,
+    }
+
+
+def make_client(url: str, timeout_s: float = 30.0) -> OpenSearch:
+    """An opensearch-py client for ``url`` (see :func:`parse_url`); opens no connection.
+
+    AWS hosts get ``AWSV4SignerAuth(boto3 credentials, region, 'es'|'aoss')`` over
+    ``RequestsHttpConnection``; credentials come from boto3's default chain (environment,
+    profile, instance/task role) and are refreshed by boto3 as they expire.
+
+    Raises:
+        IndexBackendError: bad URL, boto3 missing or no AWS credentials for an AWS host.
+    """
+    cfg = parse_url(url)
+    kwargs: dict[str, Any] = dict(
+        hosts=[{"host": cfg["host"], "port": cfg["port"], "url_prefix": cfg["url_prefix"]}],
+        use_ssl=cfg["use_ssl"], verify_certs=cfg["verify_certs"] if cfg["use_ssl"] else False,
+        ssl_show_warn=False, timeout=timeout_s, http_compress=True)
+    if cfg["ca_certs"]:
+        kwargs["ca_certs"] = cfg["ca_certs"]
+    if cfg["aws"]:
+        region, service = cfg["aws"]
+        try:
+            import boto3
+            from opensearchpy import AWSV4SignerAuth
+        except ImportError as exc:
+            raise IndexBackendError(f"{cfg['host']} is an AWS endpoint and needs boto3: "
+                                    f"pip install 'reko[aws,opensearch]' ({exc})") from None
+        credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise IndexBackendError(
+                f"no AWS credentials to sign requests to {cfg['host']}: set AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an IAM role")
+        kwargs.update(http_auth=AWSV4SignerAuth(credentials, region, service),
+                      connection_class=RequestsHttpConnection, http_compress=False)
+    elif cfg["http_auth"]:
+        kwargs["http_auth"] = cfg["http_auth"]
+    return OpenSearch(**kwargs)
+
+
+def to_source(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``_source`` stored for a frame document: the document plus :data:`DERIVED_FIELDS`."""
+    return {**doc, "search_text": indexed_text(doc),
+            "duration_ms": int(doc["end_ms"]) - int(doc["start_ms"])}
+
+
+def doc_id(doc: dict[str, Any]) -> str:
+    """The document ``_id``: ``"<video_id>:<frame_ms>"`` (re-indexing a frame replaces it)."""
+    return f"{doc['video_id']}:{int(doc['frame_ms'])}"
+
+
+def build_query(query: SearchQuery) -> dict[str, Any]:
+    """The ``query`` clause for ``query`` (already checked): see the module docstring.
+
+    ≥ 3-character terms → scored ``match_phrase`` on ``search_text`` (trigrams); shorter terms
+    → ``match_phrase`` on ``search_text.bi`` / ``.uni`` in filter context; ``video_ids`` →
+    ``terms`` on ``video_id``; ``person_ids``/``labels`` → ``terms`` on the lowercase-normalised
+    keyword fields (any of the values matches; the filters are ANDed).
+    """
+    must: list[dict[str, Any]] = []
+    filters: list[dict[str, Any]] = []
+    for term in query.terms():
+        if len(term) >= 3:
+            must.append({"match_phrase": {"search_text": {"query": term}}})
+        else:
+            field = "search_text.bi" if len(term) == 2 else "search_text.uni"
+            filters.append({"match_phrase": {field: {"query": term}}})
+    if query.video_ids:
+        filters.append({"terms": {"video_id": list(query.video_ids)}})
+    if query.person_ids:
+        filters.append({"terms": {"person_ids": [p.lower() for p in query.person_ids]}})
+    if query.labels:
+        filters.append({"terms": {"label_names": [label.lower() for label in query.labels]}})
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+
+
+def strip_derived(source: dict[str, Any]) -> dict[str, Any]:
+    """``source`` without :data:`DERIVED_FIELDS` (the frame document as it was indexed)."""
+    for name in DERIVED_FIELDS:
+        source.pop(name, None)
+    return source
+
+
+class OpenSearchIndex(IndexBackend):
+    """Frame documents in OpenSearch at ``url``, behind the alias ``index_name``.
+
+    Args:
+        url: ``http(s)://[user:pass@]host:port`` (see :func:`parse_url`; AWS hosts are signed).
+        index_name: the alias; the concrete index is ``<index_name>-v<MAPPING_VERSION>`` and
+            the template ``<index_name>-template`` (patterns ``<index_name>-v*``).
+        timeout_s: per-request timeout in seconds.
+        client: an existing opensearch-py client (tests, shared connection pools).
+
+    All methods raise :class:`IndexBackendError` when the server is unreachable or refuses a
+    request, with the URL and what to do; ``search`` raises ``QueryError`` for an empty query.
+    """
+
+    def __init__(self, url: str, index_name: str = DEFAULT_INDEX_NAME, timeout_s: float = 30.0,
+                 client: OpenSearch | None = None):
+        parse_url(url)  # fail fast on a malformed URL, without connecting
+        self.url = url
+        self.alias = index_name
+        self.index = f"{index_name}-v{MAPPING_VERSION}"
+        self.template = f"{index_name}-template"
+        self.timeout_s = timeout_s
+        self._client = client
+        self._ready = False
+        self._lock = threading.RLock()
+
+    # -- connection and index lifecycle -------------------------------------------------
+
+    @property
+    def client(self) -> OpenSearch:
+        """The opensearch-py client, created on first use (no network until a request)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self.url, self.timeout_s)
+        return self._client
+
+    def _fail(self, action: str, exc: Exception) -> IndexBackendError:
+        where = parse_url(self.url)
+        return IndexBackendError(
+            f"OpenSearch at {where['host']}:{where['port']} failed to {action}: {exc}. Is it "
+            "running (bash infra/opensearch/start.sh) and is REKO_INDEX_URL right?")
+
+    def ensure_index(self) -> None:
+        """Create the template, the versioned index and the alias unless the alias exists.
+
+        Idempotent and safe against a concurrent creator. An existing alias is used as it is,
+        whatever version it points to (rolling out a new version is an explicit reindex).
+        """
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            client = self.client
+            try:
+                if not client.indices.exists_alias(name=self.alias):
+                    client.indices.put_index_template(name=self.template, body={
+                        "index_patterns": [f"{self.alias}-v*"],
+                        "priority": 100,
+                        "template": {"settings": SETTINGS, "mappings": MAPPINGS},
+                        "_meta": {"owner": "reko", "mapping_version": MAPPING_VERSION},
+                    })
+                    try:
+                        client.indices.create(index=self.index, body={
+                            "aliases": {self.alias: {"is_write_index": True}}})
+                    except TransportError as exc:
+                        if exc.error != "resource_already_exists_exception":
+                            raise
+                        client.indices.put_alias(index=self.index, name=self.alias)
+                    # the server waits up to 30 s (its default) for the primary shard
+                    client.cluster.health(index=self.index, wait_for_status="yellow")
+            except OpenSearchException as exc:
+                raise self._fail(f"create the index {self.index}", exc) from None
+            self._ready = True
+
+    def drop(self) -> None:
+        """Delete every index behind the alias and the template (tests, ``reko`` resets)."""
+        try:
+            indices = list(self.client.indices.get_alias(name=self.alias))
+        except NotFoundError:
+            indices = []
+        except OpenSearchException as exc:
+            raise self._fail("look up the alias", exc) from None
+        for name in set(indices) | {self.index}:
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+        try:
+            self.client.indices.delete_index_template(name=self.template)
+        except NotFoundError:
+            pass
+        self._ready = False
+
+    def refresh(self) -> None:
+        """Make every write so far visible to search."""
+        try:
+            self.client.indices.refresh(index=self.alias)
+        except OpenSearchException as exc:
+            raise self._fail("refresh", exc) from None
+
+    # -- writes -------------------------------------------------------------------------
+
+    def index_frames(self, docs: Iterable[dict[str, Any]]) -> int:
+        """Upsert frame documents (``_id`` = :func:`doc_id`) with ``_bulk``, then refresh.
+
+        Streams ``docs`` (:data:`BATCH_DOCS` in memory, :data:`BULK_CHUNK_DOCS` per request). ``429 Too Many Requests`` and
+        other retryable per-item failures (:data:`RETRYABLE_STATUS`, connection errors) are
+        retried with exponential backoff (:data:`BULK_ATTEMPTS`, :data:`BULK_BACKOFF_S`); no
+        document is dropped silently.
+
+        Returns:
+            how many documents were written.
+
+        Raises:
+            IndexBackendError: a document was rejected (mapping error: not retried) or still
+                failed after every attempt; the message names its id and the reason.
+        """
+        self.ensure_index()
+        written = 0
+        batch: list[dict[str, Any]] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= BATCH_DOCS:
+                written += self._bulk(batch)
+                batch = []
+        if batch:
+            written += self._bulk(batch)
+        if written:
+            self.refresh()
+        return written
+
+    def _bulk(self, docs: list[dict[str, Any]]) -> int:
+        pending = {doc_id(d): {"_op_type": "index", "_index": self.alias, "_id": doc_id(d),
+                               "_source": to_source(d)} for d in docs}
+        written = len(docs) - len(pending)  # repeated keys in one call: the last one wins
+        return written + self._send(pending, "index")
+
+    def _send(self, pending: dict[str, dict[str, Any]], op: str) -> int:
+        """Send ``pending`` bulk actions (by ``_id``) until each succeeded; returns the count
+        of successes (for deletes: of documents that existed)."""
+        done = 0
+        backoff = BULK_BACKOFF_S
+        for attempt in range(1, BULK_ATTEMPTS + 1):
+            failed: dict[str, dict[str, Any]] = {}
+            first_error = None
+            try:
+                results = helpers.streaming_bulk(
+                    self.client, list(pending.values()), chunk_size=BULK_CHUNK_DOCS,
+                    max_retries=2, initial_backoff=backoff, max_backoff=30,
+                    raise_on_error=False, raise_on_exception=False, yield_ok=True,
+                    request_timeout=max(self.timeout_s, 60))
+                for ok, item in results:
+                    info = next(iter(item.values()))
+                    if ok:
+                        done += 1 if op == "index" or info.get("result") == "deleted" else 0
+                        pending.pop(info.get("_id"), None)
+                        continue
+                    status = info.get("status")
+                    if op == "delete" and status == 404:  # already gone: nothing to delete
+                        pending.pop(info.get("_id"), None)
+                        continue
+                    error = info.get("error") or info.get("exception")
+                    if isinstance(status, int) and status not in RETRYABLE_STATUS:
+                        raise IndexBackendError(
+                            f"OpenSearch rejected frame {info.get('_id')} ({status}): {error}")
+                    failed[info["_id"]] = pending[info["_id"]]
+                    first_error = first_error or f"{status}: {error}"
+            except OpenSearchException as exc:  # the connection itself failed mid-stream
+                failed, first_error = pending, str(exc)
+            if not failed:
+                return done
+            pending = failed
+            if attempt < BULK_ATTEMPTS:
+                log.warning("bulk %s: %d documents failed (%s); retry %d in %.1f s",
+                            op, len(failed), first_error, attempt, backoff)
+                time.sleep(backoff)
+                backoff *= 2
+        raise IndexBackendError(
+            f"{len(pending)} frame documents could not be written to OpenSearch after "
+            f"{BULK_ATTEMPTS} attempts (first: {next(iter(pending))}, last error {first_error}); "
+            "the cluster is overloaded or unhealthy: check _cluster/health and retry the ingest")
+
+    def delete_video(self, video_id: str) -> int:
+        """Delete every frame of ``video_id`` (ids found by a sorted scan, then ``_bulk``
+        deletes; works without the ``reindex`` module that ``_delete_by_query`` needs)."""
+        self.ensure_index()
+        ids = [hit["_id"] for hit in self._scan(
+            {"term": {"video_id": video_id}}, [{"frame_ms": "asc"}], source=False)]
+        if not ids:
+            return 0
+        deleted = self._send({i: {"_op_type": "delete", "_index": self.alias, "_id": i}
+                              for i in ids}, "delete")
+        self.refresh()
+        return deleted
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.client.search(index=self.alias, body=body)
+        except OpenSearchException as exc:
+            raise self._fail("search", exc) from None
+
+    def _scan(self, query: dict[str, Any], sort: list[dict[str, Any]], source: bool = True,
+              limit: int | None = None, page: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Hits of ``query`` in ``sort`` order, paged with ``search_after`` (no 10k limit)."""
+        after = None
+        seen = 0
+        while limit is None or seen < limit:
+            size = page if limit is None else min(page, limit - seen)
+            body: dict[str, Any] = {"query": query, "sort": sort, "size": size,
+                                    "track_total_hits": False,
+                                    "_source": {"excludes": list(DERIVED_FIELDS)} if source else False}
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search(body)["hits"]["hits"]
+            yield from hits
+            seen += len(hits)
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Frames matching ``query``, best first (score desc, ``video_id``, ``frame_ms``),
+        at most ``limit_frames`` (paged past 10,000 with ``search_after``), the exact
+        ``total_frames`` and facets ``{"label_names": {name: n}, "person_ids": {id: n}}``
+        (top :data:`FACET_SIZE` by frame count, over all matching frames).
+
+        Raises:
+            QueryError: empty or overlong query (:meth:`SearchQuery.check`).
+            IndexBackendError: the server failed.
+        """
+        query.check()
+        self.ensure_index()
+        sort = [{"_score": "desc"}, {"video_id": "asc"}, {"frame_ms": "asc"}]
+        body: dict[str, Any] = {
+            "query": build_query(query), "sort": sort, "track_scores": True,
+            "track_total_hits": True, "size": min(query.limit_frames, PAGE_SIZE),
+            "_source": {"excludes": list(DERIVED_FIELDS)},
+            "aggs": {name: {"terms": {"field": field, "size": FACET_SIZE,
+                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+                     for name, field in FACET_FIELDS.items()},
+        }
+        response = self._search(body)
+        raw = response["hits"]["hits"]
+        while len(raw) < query.limit_frames and len(raw) % PAGE_SIZE == 0 and raw:
+            more = self._search({**{k: v for k, v in body.items() if k != "aggs"},
+                                 "track_total_hits": False, "search_after": raw[-1]["sort"],
+                                 "size": min(PAGE_SIZE, query.limit_frames - len(raw))})
+            if not more["hits"]["hits"]:
+                break
+            raw.extend(more["hits"]["hits"])
+        hits = [FrameHit(strip_derived(h["_source"]), float(h["_score"])) for h in raw]
+        facets = {name: {b["key"]: b["doc_count"] for b in response["aggregations"][name]["buckets"]}
+                  for name in FACET_FIELDS}
+        return SearchResult(hits=hits, total_frames=response["hits"]["total"]["value"],
+                            facets=facets)
+
+    def frames(self, video_id: str) -> list[dict[str, Any]]:
+        """All frame documents of ``video_id`` by ``frame_ms`` (``search_after`` pages)."""
+        self.ensure_index()
+        return [strip_derived(h["_source"]) for h in
+                self._scan({"term": {"video_id": video_id}}, [{"frame_ms": "asc"}])]
+
+    def video_ids(self) -> list[str]:
+        """Every ``video_id`` in the index, sorted (exact: a paged ``composite`` aggregation)."""
+        self.ensure_index()
+        ids: list[str] = []
+        after = None
+        while True:
+            composite: dict[str, Any] = {"size": 10_000,
+                                         "sources": [{"v": {"terms": {"field": "video_id"}}}]}
+            if after:
+                composite["after"] = after
+            response = self._search({"size": 0, "aggs": {"videos": {"composite": composite}}})
+            agg = response["aggregations"]["videos"]
+            ids.extend(b["key"]["v"] for b in agg["buckets"])
+            after = agg.get("after_key")
+            if not agg["buckets"] or not after:
+                return ids
+
+    def stats(self) -> dict[str, int]:
+        """``{"frames": N, "videos": M}``, both exact (``_count`` and a composite aggregation,
+        not the approximate ``cardinality``)."""
+        self.ensure_index()
+        try:
+            frames = self.client.count(index=self.alias)["count"]
+        except OpenSearchException as exc:
+            raise self._fail("count", exc) from None
+        return {"frames": frames, "videos": len(self.video_ids())}
+
+    def close(self) -> None:
+        """Close the client's connection pool (a later call reconnects)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+            self._ready = False
