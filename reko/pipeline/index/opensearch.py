@@ -447,8 +447,10 @@ class OpenSearchIndex(IndexBackend):
             raise self._fail("search", exc) from None
 
     def _scan(self, query: dict[str, Any], sort: list[dict[str, Any]], source: bool = True,
-              limit: int | None = None, page: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Hits of ``query`` in ``sort`` order, paged with ``search_after`` (no 10k limit)."""
+              limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Hits of ``query`` in ``sort`` order, paged with ``search_after`` (no 10k limit;
+        ``sort`` must be unique per document, as ``frame_ms`` is within one video)."""
+        page = PAGE_SIZE
         after = None
         seen = 0
         while limit is None or seen < limit:
