@@ -91,8 +91,10 @@ function thumbnail(seg) {
 function renderResults(data, terms) {
   const results = $("#results");
   results.replaceChildren();
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const videos = new Set(data.segments.map((s) => s.video_id)).size;
   $("#search-summary").textContent = data.total_segments
-    ? `${data.total_segments} moments in ${new Set(data.segments.map((s) => s.video_id)).size} videos (${data.total_frames} frames)`
+    ? `${plural(data.total_segments, "moment")} in ${plural(videos, "video")} (${plural(data.total_frames, "frame")})`
     : "No moment matches. Try fewer or shorter words.";
   let group = null, current = null;
   for (const seg of data.segments) {
@@ -223,8 +225,8 @@ async function renderVideo(videoId) {
     timeline.append(el("div", { class: "lane" }, el("div", { class: "lane-title", text: title }), track));
   };
   lane("Text", tl.text.map((t) => ({ start: t.start_ms, end: t.end_ms, label: t.text.replace(/\n/g, " / ") })));
-  for (const [pid, spans] of Object.entries(tl.persons)) lane(personName(pid), spans.map(([s, e]) => ({ start: s, end: e, label: personName(pid) })));
-  for (const [name, spans] of Object.entries(tl.labels)) lane(name, spans.map(([s, e]) => ({ start: s, end: e, label: name })));
+  for (const [pid, spans] of Object.entries(tl.persons)) lane(`Person · ${personName(pid)}`, spans.map(([s, e]) => ({ start: s, end: e, label: personName(pid) })));
+  for (const [name, spans] of Object.entries(tl.labels)) lane(`Label · ${name}`, spans.map(([s, e]) => ({ start: s, end: e, label: name })));
 }
 
 function upload(file) {
