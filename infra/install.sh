@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Install what reko needs on a fresh Debian/Ubuntu machine, into ./.venv.
-#   bash infra/install.sh          # the app: ffmpeg, tesseract (kor+eng), Korean fonts, reko[local,samples]
-#   bash infra/install.sh --dev    # the same plus the test dependencies (reko[dev])
+#   bash infra/install.sh          # the app: ffmpeg, tesseract (kor+eng), Korean fonts, Node.js
+#                                  # (label detector), reko with its local engines
+#   bash infra/install.sh --dev    # the same plus what the tests need: Chromium (browser tests),
+#                                  # Maven + Java (the local OpenSearch), test packages
+# Idempotent: installed system packages are skipped; pip and npm reuse what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras="local,samples"
-[[ "${1:-}" == "--dev" ]] && extras="dev"
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
 
-SYSTEM_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng fonts-nanum fonts-noto-cjk)
+SYSTEM_PACKAGES=(ffmpeg tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng fonts-nanum fonts-noto-cjk
+                 python3-venv nodejs npm curl unzip)
+((dev)) && SYSTEM_PACKAGES+=(chromium maven default-jre-headless)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# Node.js and Maven may come from elsewhere (nvm, a JDK bundle): only install what is absent.
+command -v node >/dev/null && command -v npm >/dev/null && missing=("${missing[@]/nodejs}") && missing=("${missing[@]/npm}")
+command -v mvn >/dev/null && missing=("${missing[@]/maven}")
+command -v java >/dev/null && missing=("${missing[@]/default-jre-headless}")
+python3 -m venv --help >/dev/null 2>&1 && missing=("${missing[@]/python3-venv}")
+read -r -a missing <<< "${missing[*]}"
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -ne 0 ]] && sudo="sudo"
@@ -24,5 +35,10 @@ fi
 python=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[${extras}]"
+if ((dev)); then
+  .venv/bin/python -m pip install -q -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q -e ".[local,faces,samples]"
+fi
+bash infra/install-labels.sh
 echo "reko installed in .venv ($(.venv/bin/reko --version))" >&2
