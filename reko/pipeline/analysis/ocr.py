@@ -14,25 +14,33 @@ No single engine that installs offline reads Korean broadcast captions well:
 :class:`OcrEngine` therefore:
 
 1. detects text boxes with rapidocr on the frame scaled to at most ``det_max_side_px``
-   (960 px: on 1280×720 this keeps 28 px captions and costs ≈0.25 s instead of ≈0.46 s at
-   full size, measured in ``benchmarks/ocr_accuracy.py``);
+   (960 px: on 1280×720 this finds every 28–64 px caption of the test set and costs ≈0.28 s
+   of CPU instead of ≈0.56 s at full size; a lone 28 px glyph such as ``A`` is found only at
+   full size — raise ``det_max_side_px`` to 1280 when that matters);
 2. straightens nearly horizontal boxes (tilt under 6°: DB gives short words a spurious tilt)
    and merges boxes that split one line;
 3. crops every line from the full-resolution frame, makes it dark text on white, stretches
    its contrast and scales it to ``line_height_px`` (64 px, the best of 40–80 px measured on
    the caption test set), then reads it with tesseract ``kor+eng`` in single-line mode
-   (PSM 7; the default PSM 3 loses most caption crops);
-4. reads the same crop with rapidocr's recogniser and keeps, per character, where it sits;
-5. fuses word by word: a Hangul word is tesseract's; a word without Hangul is replaced by
-   rapidocr's characters under it when rapidocr is confident and reads Latin/digits there; a
-   word without Hangul under which rapidocr sees no Latin at all (it reads Hangul as CJK or
-   nothing) is re-read with tesseract ``kor`` alone;
+   (PSM 7; the default PSM 3 loses most caption crops); a reading under 85 confidence is
+   repeated at 40/48/56/80 px, each reading is fused (step 4) and they vote (sum of
+   confidences per distinct text);
+   tesseract's syllable "words" are regrouped into space-separated words by its line text;
+4. fuses word by word with rapidocr's recogniser run on each word's crop (on a whole line
+   that is mostly Hangul it answers nothing): a Hangul word is tesseract's, except that its
+   digits/Latin are taken from rapidocr when rapidocr reads them confidently (``2.650선`` →
+   ``2,650선``); a word without Hangul is replaced by rapidocr's reading when that is
+   confident Latin/digits (``(85`` → ``KBS``, ``INV-00452-7`` → ``INV-00452-Z``); a word
+   without Hangul under which rapidocr sees no Latin (or that tesseract doubts) is re-read
+   with tesseract ``kor`` alone (``US`` → Hangul, ``FAS`` → ``뉴스룸``), and dropped when
+   neither engine is confident;
+5. splits ``가.나`` (tesseract reads some Korean word gaps as ``.``) into two words;
 6. drops junk: symbol-only words at a line's ends, symbol-only lines, low-confidence lines.
 
 Single-threaded by design (reko runs one worker process per core): onnxruntime sessions get
 one intra-op and one inter-op thread, and ``OMP_THREAD_LIMIT=1`` is set (if unset) before
-tesseract loads. One engine holds two tesseract handles and three ONNX sessions (≈150 MB
-resident); :meth:`OcrEngine.read` serialises callers with a lock, so an engine may be shared
+tesseract loads. One engine holds two tesseract handles and three ONNX sessions (≈145 MB
+resident after loading, ≈220 MB once it has read 720p frames); :meth:`OcrEngine.read` serialises callers with a lock, so an engine may be shared
 by threads but reads one frame at a time — give each worker process its own engine.
 """
 
@@ -60,11 +68,16 @@ DEFAULT_TESSDATA_DIRS = (
 
 _INSTALL_LOCAL = "pip install 'reko[local]' (rapidocr-onnxruntime==1.4.4, tesserocr)"
 _INSTALL_KOR = ("apt-get install tesseract-ocr-kor tesseract-ocr-eng (Debian/Ubuntu), "
-                "or put kor.traineddata and eng.traineddata in the directory given by "
-                "REKO's tessdata setting / TESSDATA_PREFIX")
+                "or put kor.traineddata and eng.traineddata in a directory and pass it as "
+                "tessdata_dir or set TESSDATA_PREFIX to it")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+#: Line heights also read, as factors of ``line_height_px``, when the first reading's
+#: confidence is under 85 (tesseract's LSTM reads caption glyphs at 40–80 px line height on
+#: the test set; 64 px was best alone): 56, 48, 40 and 80 px.
+_RETRY_SCALES = (0.875, 0.75, 0.625, 1.25)
+
 #: White margin (px) around a prepared line crop; tesseract misreads glyphs touching the edge.
 _BORDER_PX = 12
 
@@ -116,7 +129,8 @@ class OcrEngine:
         det_max_side_px: the frame is scaled down so its longest side is at most this many
             pixels for text detection (960; boxes are mapped back to full resolution).
         line_height_px: height in pixels each line crop is scaled to before tesseract (64).
-        min_confidence: lines whose confidence (0–100) is below this are dropped (40).
+        min_confidence: lines whose confidence (0–100) is below this are dropped (50; real
+            caption lines score 80–97, textures read as text 20–45 on the test footage).
 
     Raises:
         AnalyzerError: rapidocr-onnxruntime or tesserocr is not installed, or the traineddata
@@ -125,7 +139,7 @@ class OcrEngine:
 
     def __init__(self, tessdata_dir: str | None = None, languages: str = "kor+eng", *,
                  det_max_side_px: int = 960, line_height_px: int = 64,
-                 min_confidence: float = 40.0):
+                 min_confidence: float = 50.0):
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         try:
             import cv2  # noqa: F401  (rapidocr needs it too)
@@ -223,13 +237,24 @@ class OcrEngine:
             return None
         gray, scale = _prepare(crop, self.line_height_px)
         words = self._tesseract_words(self._tess_line, gray, scale)
-        if not words or _mean_conf(words) < 60:
-            # Retry at a smaller scale: a few short crops read only there (measured: "속보").
-            alt_gray, alt_scale = _prepare(crop, int(self.line_height_px * 0.75))
-            alt = self._tesseract_words(self._tess_line, alt_gray, alt_scale)
-            if alt and _mean_conf(alt) > _mean_conf(words):
-                gray, scale, words = alt_gray, alt_scale, alt
         fused = self._fuse(words, crop, gray, scale)
+        if _mean_conf(words) < 85:
+            # Short or hard lines flip between readings with the scale (measured on "속보" at
+            # 32 px: 97 at 40 and 56 px, garbage at 48 and 64 px; "고속도로 정체 구간" loses
+            # its spaces at 40 px only). Read at every height, fuse each reading, and vote:
+            # each distinct fused text scores the sum of its confidences.
+            readings = [fused]
+            for factor in _RETRY_SCALES:
+                alt_gray, alt_scale = _prepare(crop, int(round(self.line_height_px * factor)))
+                alt = self._tesseract_words(self._tess_line, alt_gray, alt_scale)
+                readings.append(self._fuse(alt, crop, alt_gray, alt_scale))
+            votes: dict[str, float] = {}
+            for reading in readings:
+                key = " ".join(w.text for w in reading)
+                votes[key] = votes.get(key, 0.0) + _mean_conf(reading)
+            winner = max(votes, key=votes.get)
+            fused = max((r for r in readings if " ".join(w.text for w in r) == winner),
+                        key=_mean_conf)
         fused = _drop_junk(_split_hangul_periods(fused))
         if not fused:
             return None
@@ -238,9 +263,9 @@ class OcrEngine:
         if conf < self.min_confidence:
             return None
         height = crop.shape[0]
-        ocr_words = [OcrWord(w.text, round(conf_w, 2), _to_polygon(to_image, w.x0, 0, w.x1, height))
-                     for w, conf_w in ((w, w.conf) for w in fused)]
-        return OcrLine(" ".join(w.text for w in fused), round(conf, 2),
+        ocr_words = [OcrWord(w.text, round(_clip_conf(w.conf), 2),
+                             _to_polygon(to_image, w.x0, 0, w.x1, height)) for w in fused]
+        return OcrLine(" ".join(w.text for w in fused), round(_clip_conf(conf), 2),
                        [tuple(map(float, p)) for p in box], ocr_words)
 
     def _tesseract_words(self, api, gray: np.ndarray, scale: float,
@@ -262,8 +287,11 @@ class OcrEngine:
         words: list[_TessWord] = []
         pos, joined = 0, False
         for r in tess.iterate_level(it, level):
-            text = r.GetUTF8Text(level)
-            bbox = r.BoundingBox(level)
+            try:
+                text = r.GetUTF8Text(level)
+                bbox = r.BoundingBox(level)
+            except RuntimeError:  # tesserocr raises "No text returned" for empty elements
+                continue
             if not text or not text.strip() or bbox is None:
                 continue
             text = unicodedata.normalize("NFC", text.strip())
@@ -282,18 +310,6 @@ class OcrEngine:
                                       min(last.x0, piece.x0), max(last.x1, piece.x1))
             else:
                 words.append(piece)
-        return words
-        for r in tess.iterate_level(it, level):
-            text = r.GetUTF8Text(level)
-            if not text or not text.strip():
-                continue
-            bbox = r.BoundingBox(level)
-            if bbox is None:
-                continue
-            x0, _y0, x1, _y1 = bbox
-            words.append(_TessWord(unicodedata.normalize("NFC", text.strip()),
-                                   float(r.Confidence(level)),
-                                   max(0.0, (x0 - border) / scale), (x1 - border) / scale))
         return words
 
     def _rapid_read(self, crop: np.ndarray) -> tuple[str, float]:
@@ -329,7 +345,9 @@ class OcrEngine:
         h = crop.shape[0]
         margin = 0.2 * h
         for wd in words:
-            if _HANGUL.search(wd.text):
+            hangul = _HANGUL.search(wd.text) is not None
+            others = sum(not _HANGUL.match(ch) for ch in wd.text)
+            if hangul and others < 2:
                 out.append(wd)
                 continue
             x0 = max(0, int(wd.x0 - margin))
@@ -337,13 +355,21 @@ class OcrEngine:
             r_text, r_conf = self._rapid_read(crop[:, x0:x1]) if x1 - x0 >= 4 else ("", 0.0)
             r_text = r_text.replace(" ", "")
             latin = bool(r_text) and r_conf >= 90 and _LATIN_OK.match(r_text) is not None
-            if wd.conf < 90 and (not latin or len(r_text) < len(wd.text)):
+            if hangul:
+                # Hangul with digits/Latin ("2,650선", "D-30"): rapidocr reads only the
+                # non-Hangul part, and reads it better ("2.650" → "2,650").
+                out.append(_splice(wd, r_text) if latin else wd)
+                continue
+            blank = not latin and r_conf < 60  # rapidocr sees no Latin here
+            if blank or (wd.conf < 90 and (not latin or len(r_text) < len(wd.text))):
                 # Maybe Hangul read with the English model: ask the Korean model alone. Where
                 # rapidocr reads the Latin/digit part confidently, keep its characters there.
-                kor = self._reread_hangul(wd, gray, scale, min_conf=40 if r_conf < 60 else 50)
-                if kor is not None:
+                kor = self._reread_hangul(wd, gray, scale, min_conf=40 if blank else 50)
+                if kor is not None and (wd.conf < 90 or kor.conf >= wd.conf - 5):
                     out.append(_splice(kor, r_text) if latin else kor)
                     continue
+                if wd.conf < 60 and r_conf < 60:
+                    continue  # neither engine is sure there is a word here: texture, not text
             if latin and r_conf >= wd.conf - 5:
                 out.append(_TessWord(r_text, max(r_conf, wd.conf) if r_text == wd.text else r_conf,
                                      wd.x0, wd.x1))
@@ -468,6 +494,10 @@ def _prepare(crop: np.ndarray, target_h: int) -> tuple[np.ndarray, float]:
     lo, hi = np.percentile(gray, 2), np.percentile(gray, 98)
     gray = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1.0)), 0, 255)
     return np.ascontiguousarray(gray.astype(np.uint8)), scale
+
+
+def _clip_conf(conf: float) -> float:
+    return min(100.0, max(0.0, float(conf)))
 
 
 def _mean_conf(words: list[_TessWord]) -> float:
