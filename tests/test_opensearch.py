@@ -242,3 +242,18 @@ def test_reindex_sqlite_to_opensearch_gives_the_same_answers(tmp_path, os_index)
 
 def key(hit):
     return hit.doc["video_id"], hit.doc["frame_ms"]
+
+
+def test_upgrade_moves_the_alias_to_a_new_mapping_version(os_index, monkeypatch):
+    os_index.index_frames([doc("v1", i, t, labels=["Car"] if i == 5 else []) for i, t in enumerate(TEXTS)])
+    before = [(key(h), h.doc) for h in os_index.search(SearchQuery("서울")).hits]
+    monkeypatch.setattr(opensearch, "MAPPING_VERSION", 2)
+    upgraded = opensearch.OpenSearchIndex(os_index.url, index_name=os_index.alias)
+    assert upgraded.index.endswith("-v2") and os_index.index.endswith("-v1")
+    assert upgraded.upgrade() == len(TEXTS)
+    assert list(upgraded.client.indices.get_alias(name=upgraded.alias)) == [upgraded.index]
+    assert not upgraded.client.indices.exists(index=os_index.index)  # the old version is gone
+    assert [(key(h), h.doc) for h in upgraded.search(SearchQuery("서울")).hits] == before
+    assert upgraded.search(SearchQuery(labels=("car",))).facets["label_names"] == {"Car": 1}
+    assert upgraded.upgrade() == 0 and upgraded.stats() == {"frames": len(TEXTS), "videos": 1}
+    upgraded.close()

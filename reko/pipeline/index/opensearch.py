@@ -178,7 +178,8 @@ def make_client(url: str, timeout_s: float = 30.0) -> OpenSearch:
     kwargs: dict[str, Any] = dict(
         hosts=[{"host": cfg["host"], "port": cfg["port"], "url_prefix": cfg["url_prefix"]}],
         use_ssl=cfg["use_ssl"], verify_certs=cfg["verify_certs"] if cfg["use_ssl"] else False,
-        ssl_show_warn=False, timeout=timeout_s, http_compress=True)
+        # gzip request bodies only over TLS (remote clusters); on localhost it only costs CPU
+        ssl_show_warn=False, timeout=timeout_s, http_compress=cfg["use_ssl"])
     if cfg["ca_certs"]:
         kwargs["ca_certs"] = cfg["ca_certs"]
     if cfg["aws"]:
@@ -320,6 +321,59 @@ class OpenSearchIndex(IndexBackend):
                 raise self._fail(f"create the index {self.index}", exc) from None
             self._ready = True
 
+    def upgrade(self) -> int:
+        """Move the alias to this code's mapping version without search downtime.
+
+        When the alias points to an older index (``<name>-v1`` while :data:`MAPPING_VERSION`
+        is 2): install the current template, create ``<name>-v<MAPPING_VERSION>``, copy every
+        document into it (``search_after`` scan by ``video_id``/``frame_ms``, ``_bulk``; the
+        derived fields are recomputed), then swap the alias in one atomic ``_aliases`` call and
+        delete the old index. Searches keep answering from the old index until the swap. Pause
+        ingest meanwhile: writes to the old index after the copy started would be lost.
+
+        Returns:
+            documents copied (0 when the alias already points to the current version).
+        """
+        try:
+            if not self.client.indices.exists_alias(name=self.alias):
+                self.ensure_index()
+                return 0
+            current = sorted(self.client.indices.get_alias(name=self.alias))
+            if current == [self.index]:
+                self._ready = True
+                return 0
+            self.client.indices.put_index_template(name=self.template, body={
+                "index_patterns": [f"{self.alias}-v*"], "priority": 100,
+                "template": {"settings": SETTINGS, "mappings": MAPPINGS},
+                "_meta": {"owner": "reko", "mapping_version": MAPPING_VERSION}})
+            if not self.client.indices.exists(index=self.index):
+                self.client.indices.create(index=self.index)
+        except OpenSearchException as exc:
+            raise self._fail(f"prepare {self.index}", exc) from None
+        copied = 0
+        batch: dict[str, dict[str, Any]] = {}
+        for hit in self._scan({"match_all": {}}, [{"video_id": "asc"}, {"frame_ms": "asc"}]):
+            doc = strip_derived(hit["_source"])
+            batch[doc_id(doc)] = {"_op_type": "index", "_index": self.index, "_id": doc_id(doc),
+                                  "_source": to_source(doc)}
+            if len(batch) >= BATCH_DOCS:
+                copied += self._send(batch, "index")
+                batch = {}
+        if batch:
+            copied += self._send(batch, "index")
+        try:
+            self.client.indices.refresh(index=self.index)
+            self.client.indices.update_aliases(body={"actions": [
+                *({"remove": {"index": old, "alias": self.alias}} for old in current),
+                {"add": {"index": self.index, "alias": self.alias, "is_write_index": True}}]})
+            for old in current:
+                if old != self.index:
+                    self.client.indices.delete(index=old)
+        except OpenSearchException as exc:
+            raise self._fail(f"switch the alias {self.alias} to {self.index}", exc) from None
+        self._ready = True
+        return copied
+
     def drop(self) -> None:
         """Delete every index behind the alias and the template (tests, ``reko`` resets)."""
         try:
@@ -456,8 +510,7 @@ class OpenSearchIndex(IndexBackend):
         while limit is None or seen < limit:
             size = page if limit is None else min(page, limit - seen)
             body: dict[str, Any] = {"query": query, "sort": sort, "size": size,
-                                    "track_total_hits": False,
-                                    "_source": {"excludes": list(DERIVED_FIELDS)} if source else False}
+                                    "track_total_hits": False, "_source": source}
             if after is not None:
                 body["search_after"] = after
             hits = self._search(body)["hits"]["hits"]
@@ -483,7 +536,8 @@ class OpenSearchIndex(IndexBackend):
         body: dict[str, Any] = {
             "query": build_query(query), "sort": sort, "track_scores": True,
             "track_total_hits": True, "size": min(query.limit_frames, PAGE_SIZE),
-            "_source": {"excludes": list(DERIVED_FIELDS)},
+            # the whole _source, derived fields stripped in Python: server-side source
+            # filtering would re-parse and re-serialise every returned document
             "aggs": {name: {"terms": {"field": field, "size": FACET_SIZE,
                                       "order": [{"_count": "desc"}, {"_key": "asc"}]}}
                      for name, field in FACET_FIELDS.items()},
