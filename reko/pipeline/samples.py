@@ -92,16 +92,23 @@ def build_video(sources: Sequence[Path], out: Path, captions: Sequence[Caption] 
     import ffmpeg
 
     width, height = size
-    parts = [
-        ffmpeg.input(str(src)).video
-        .filter("scale", width, height, force_original_aspect_ratio="decrease")
-        .filter("pad", width, height, "(ow-iw)/2", "(oh-ih)/2")
-        .filter("setsar", 1).filter("fps", fps)
-        for src in sources
-    ]
-    video = ffmpeg.concat(*parts, v=1, a=0) if len(parts) > 1 else parts[0]
     font = str(cjk_font())
     with tempfile.TemporaryDirectory(prefix="reko-captions-") as tmp:
+        # one link per input: ffmpeg-python merges identical input nodes, so a clip used twice
+        # needs two distinct paths
+        inputs = []
+        for i, src in enumerate(sources):
+            link = Path(tmp) / f"input{i}{Path(src).suffix}"
+            link.symlink_to(Path(src).resolve())
+            inputs.append(link)
+        parts = [
+            ffmpeg.input(str(src)).video
+            .filter("scale", width, height, force_original_aspect_ratio="decrease")
+            .filter("pad", width, height, "(ow-iw)/2", "(oh-ih)/2")
+            .filter("setsar", 1).filter("fps", fps)
+            for src in inputs
+        ]
+        video = ffmpeg.concat(*parts, v=1, a=0) if len(parts) > 1 else parts[0]
         for i, cap in enumerate(captions):
             text_file = Path(tmp) / f"caption{i}.txt"
             text_file.write_text(cap.text, encoding="utf-8")
@@ -109,7 +116,7 @@ def build_video(sources: Sequence[Path], out: Path, captions: Sequence[Caption] 
                  "center": "(h-th)/2"}[cap.position]
             video = video.drawtext(
                 textfile=str(text_file), fontfile=font, fontsize=cap.font_px, fontcolor="white",
-                box=1, boxcolor="black@0.55", boxborderw=cap.font_px // 4,
+                box=1, boxcolor="black@0.55", boxborderw=cap.font_px // 4, expansion="none",
                 x="(w-tw)/2", y=y, enable=f"between(t,{cap.start_ms / 1000},{cap.end_ms / 1000})")
         out.parent.mkdir(parents=True, exist_ok=True)
         cmd = (video.output(str(out), vcodec="libx264", preset="veryfast", crf=crf, g=gop_frames,
