@@ -188,3 +188,15 @@ def test_scores_are_best_first_with_ties_by_video_and_frame(backend):
 def test_limit_frames_caps_hits_not_the_total(backend):
     result = backend.search(SearchQuery(video_ids=("v1",), limit_frames=3))
     assert len(result.hits) == 3 and result.total_frames == len(TEXTS)
+
+
+def test_frames_flagged_unsafe_are_hidden_when_asked(backend):
+    flagged = {**doc("v3", 0, "위험 장면 TAXI"), "unsafe_confidence": 97.5}
+    safe = {**doc("v3", 1, "안전 장면 TAXI"), "unsafe_confidence": 0.0}
+    backend.index_frames([flagged, safe])
+    everything = backend.search(SearchQuery("장면"))
+    hidden = backend.search(SearchQuery("장면", max_unsafe_confidence=80.0))
+    assert everything.total_frames == 2
+    assert [h.doc["frame_ms"] for h in hidden.hits] == [1000]
+    # documents written before moderation existed (no field) count as safe
+    assert backend.search(SearchQuery("TAXI", max_unsafe_confidence=80.0)).total_frames == 2

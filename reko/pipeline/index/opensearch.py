@@ -123,6 +123,9 @@ MAPPINGS: dict[str, Any] = {
                         "fields": {"raw": {"type": "keyword"}}},
         "person_ids": {"type": "keyword", "normalizer": "reko_lowercase",
                        "fields": {"raw": {"type": "keyword"}}},
+        # highest confidence of an unsafe moderation label (0 when none): search hides frames
+        # at or above REKO_HIDE_UNSAFE_CONFIDENCE
+        "unsafe_confidence": {"type": "float"},
         "text_lines": _STORED_ONLY,
         "labels": _STORED_ONLY,
         "faces": _STORED_ONLY,
@@ -235,6 +238,11 @@ def build_query(query: SearchQuery) -> dict[str, Any]:
         filters.append({"terms": {"person_ids": [p.lower() for p in query.person_ids]}})
     if query.labels:
         filters.append({"terms": {"label_names": [label.lower() for label in query.labels]}})
+    if query.max_unsafe_confidence is not None:  # documents without the field count as safe
+        filters.append({"bool": {"should": [
+            {"range": {"unsafe_confidence": {"lt": float(query.max_unsafe_confidence)}}},
+            {"bool": {"must_not": {"exists": {"field": "unsafe_confidence"}}}}],
+            "minimum_should_match": 1}})
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
 
 

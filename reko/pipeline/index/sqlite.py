@@ -115,6 +115,9 @@ class SqliteIndex(IndexBackend):
             if values:
                 where.append(f"frames.{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
+        if query.max_unsafe_confidence is not None:
+            where.append("coalesce(json_extract(frames.doc, '$.unsafe_confidence'), 0) < ?")
+            params.append(float(query.max_unsafe_confidence))
         for column, values in (("person_ids", query.person_ids), ("label_names", query.labels)):
             if values:
                 where.append(f"EXISTS (SELECT 1 FROM json_each(frames.{column}) WHERE lower(value)"
