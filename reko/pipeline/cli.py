@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import RekoError
+from ..errors import NotFoundError, RekoError
 from ..settings import Settings
 
 
@@ -280,6 +280,81 @@ def delete(video_id: str) -> None:
         click.echo(f"error: no video {video_id!r}; see `reko videos`", err=True)
         sys.exit(1)
     click.echo(f"deleted {video_id}")
+
+
+@cli.command()
+@click.option("--to", "dest_url", required=True, help="Destination index URL (http(s)://… or sqlite:///…).")
+def reindex(dest_url: str) -> None:
+    """Copy every video's frame documents to another index (e.g. SQLite → OpenSearch, or a new
+    mapping version) without re-analysing video. Run again to resume; copies are idempotent.
+    Point REKO_INDEX_URL at the destination afterwards."""
+    from .catalog import Catalog
+    from .index import open_index
+    from .reindex import reindex as copy_index
+
+    try:
+        settings = _settings()
+        source = open_index(settings.resolved_index_url)
+        dest = open_index(dest_url)
+        videos = [r.video_id for r in Catalog(settings.data_dir / "catalog.db").list() if r.status == "ready"]
+        total = copy_index(source, dest, videos,
+                           on_video=lambda vid, n: click.echo(f"{vid}: {n} frames", err=True))
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"copied {total} frames of {len(videos)} videos to {dest_url}; "
+               f"set REKO_INDEX_URL={dest_url} to use it")
+
+
+@cli.command()
+@click.argument("video_id")
+@click.argument("start_ms", type=int)
+@click.argument("end_ms", type=int)
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output .mp4 file.")
+def clip(video_id: str, start_ms: int, end_ms: int, out: Path) -> None:
+    """Cut START_MS..END_MS of a video into a frame-accurate MP4 (smart cut)."""
+    from .catalog import Catalog
+    from .clips import cut_clip
+
+    try:
+        record = Catalog(_settings().data_dir / "catalog.db").get(video_id)
+        if record is None:
+            raise NotFoundError(f"no video {video_id!r}; see `reko videos`")
+        report = cut_clip(Path(record.stored_path), start_ms, end_ms, out)
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"{out}: {_fmt_ms(report.first_frame_ms)} – {_fmt_ms(report.first_frame_ms + report.duration_ms)} "
+               f"({report.mode_used}, {report.seconds:.2f} s)")
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--person", "persons", multiple=True, help="A person id or name (repeatable).")
+@click.option("--label", "labels", multiple=True, help="A label name (repeatable).")
+@click.option("--video", "video_ids", multiple=True, help="Only this video_id (repeatable).")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output .zip file.")
+def clips(query: str, persons: tuple[str, ...], labels: tuple[str, ...], video_ids: tuple[str, ...],
+          out: Path) -> None:
+    """Cut every segment of a search into MP4 clips inside one zip."""
+    from .catalog import Catalog
+    from .clips import cut_clips_zip
+    from .index import SearchQuery, open_index
+    from .search import search as run_search
+
+    try:
+        settings = _settings()
+        catalog = Catalog(settings.data_dir / "catalog.db")
+        person_ids = [pid for name in persons for pid in _person_store(settings).resolve(name)]
+        response = run_search(settings, open_index(settings.resolved_index_url), catalog, SearchQuery(
+            text=query, person_ids=tuple(person_ids), labels=labels, video_ids=video_ids))
+        if not response.segments:
+            raise RekoError("the search matched nothing: no clips to cut")
+        sources = {s.video_id: Path(catalog.get(s.video_id).stored_path) for s in response.segments}
+        reports = cut_clips_zip(sources, [(s.video_id, s.start_ms, s.end_ms) for s in response.segments], out)
+    except RekoError as exc:
+        _fail(exc)
+    click.echo(f"{out}: {len(reports)} clips, {sum(r.duration_ms for r in reports) / 1000:.1f} s in all")
 
 
 DEMO_QUERIES = ("자전거", "교통 정보", "traffic report", "REF-2024-KX7", "인터뷰", "TAXI", "흑백 영화")
