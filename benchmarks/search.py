@@ -39,6 +39,7 @@ import json
 import math
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -237,18 +238,26 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def measure(backend, qs: list[SearchQuery], limit: int, warmup: int) -> dict[str, float]:
-    """Latency percentiles (ms) and mean hits/total of running ``qs`` with ``limit_frames``."""
+MIN_TIMED = 20  #: queries timed per cell even past --cell-budget-s
+
+
+def measure(backend, qs: list[SearchQuery], limit: int, warmup: int, budget_s: float) -> dict[str, float]:
+    """Latency percentiles (ms) and mean total of running ``qs`` (after ``warmup`` untimed
+    ones) with ``limit_frames=limit``; stops after ``budget_s`` seconds once :data:`MIN_TIMED`
+    queries were timed (``n`` says how many)."""
     qs = [SearchQuery(q.text, q.video_ids, q.person_ids, q.labels, limit_frames=limit) for q in qs]
     for q in qs[:warmup]:
         backend.search(q)
     times, totals = [], []
-    for q in qs:
+    began = time.perf_counter()
+    for q in qs[warmup:]:
         start = time.perf_counter()
         result = backend.search(q)
         times.append((time.perf_counter() - start) * 1000)
         totals.append(result.total_frames)
-    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95),
+        if time.perf_counter() - began > budget_s and len(times) >= MIN_TIMED:
+            break
+    return {"n": len(times), "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95),
             "p99_ms": percentile(times, 99), "max_ms": max(times),
             "mean_total_frames": statistics.mean(totals),
             "zero_hit_share": sum(t == 0 for t in totals) / len(totals)}
@@ -263,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opensearch-url", default=os.environ.get("REKO_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200"))
     parser.add_argument("--queries", type=int, default=100, help="timed queries per kind")
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--cell-budget-s", type=float, default=120,
+                        help="stop timing one backend/kind/limit after this long (at least 20 queries)")
     parser.add_argument("--limits", default="100,10000",
                         help="limit_frames values to time (10000 is SearchQuery's default, what the app asks)")
     parser.add_argument("--batch", type=int, default=10_000, help="documents per index_frames call")
@@ -270,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the OpenSearch index")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     sizes = [int(s) for s in args.sizes.split(",")]
     limits = [int(s) for s in args.limits.split(",")]
     kinds = ("text", "person", "label", "combined")
@@ -317,11 +329,11 @@ def main(argv: list[str] | None = None) -> int:
                 for k, kind in enumerate(kinds):
                     qs = queries(kind, args.queries + args.warmup, gen, seed=1000 + k)
                     for name, backend in backends.items():
-                        m = measure(backend, qs, limit, args.warmup)
+                        m = measure(backend, qs, limit, args.warmup, args.cell_budget_s)
                         row[name][f"{kind}@{limit}"] = m
                         print(f"{loaded:>9,} {name:<10} {kind:<8} limit {limit:>5}: p50 {m['p50_ms']:7.1f}  "
                               f"p95 {m['p95_ms']:7.1f}  p99 {m['p99_ms']:7.1f} ms  (mean total "
-                              f"{m['mean_total_frames']:,.0f} frames, {m['zero_hit_share']:.0%} none)", flush=True)
+                              f"{m['mean_total_frames']:,.0f} frames, {m['zero_hit_share']:.0%} none, n={m['n']})", flush=True)
             report["sizes"][str(loaded)] = row
             print_table(row, backends, kinds, limits)
     finally:

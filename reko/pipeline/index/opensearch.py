@@ -19,8 +19,8 @@ the contract suite ``tests/test_search_contract.py`` checks for both:
 Index layout: a composable index template ``<name>-template`` (settings + mappings) applies to
 ``<name>-v*``; documents live in the versioned index ``<name>-v<MAPPING_VERSION>`` reached
 through the alias ``<name>`` (default ``reko-frames``). A new mapping ships as a new version:
-create ``-v2``, copy with :func:`reko.pipeline.reindex.reindex` (or ``_reindex``), then swap the
-alias atomically (``_aliases`` remove+add), so searches never see a missing index. Everything is
+:meth:`OpenSearchIndex.upgrade` creates ``-v2``, copies the documents and swaps the alias
+atomically (``_aliases`` remove+add), so searches never see a missing index. Everything is
 created lazily on first use; importing this module or constructing the backend opens no
 connection.
 
@@ -534,35 +534,51 @@ class OpenSearchIndex(IndexBackend):
         ``total_frames`` and facets ``{"label_names": {name: n}, "person_ids": {id: n}}``
         (top :data:`FACET_SIZE` by frame count, over all matching frames).
 
+        One ``_msearch`` round trip runs two searches side by side on the server: the hits
+        (without exact counting, so scored text queries may skip non-competitive blocks) and a
+        ``size: 0`` search for the exact total and the facets, which the shard request cache
+        answers again for free until the index changes.
+
         Raises:
             QueryError: empty or overlong query (:meth:`SearchQuery.check`).
             IndexBackendError: the server failed.
         """
         query.check()
         self.ensure_index()
-        sort = [{"_score": "desc"}, {"video_id": "asc"}, {"frame_ms": "asc"}]
-        body: dict[str, Any] = {
-            "query": build_query(query), "sort": sort, "track_scores": True,
-            "track_total_hits": True, "size": min(query.limit_frames, PAGE_SIZE),
+        clause = build_query(query)
+        hits_body: dict[str, Any] = {
+            "query": clause, "sort": [{"_score": "desc"}, {"video_id": "asc"}, {"frame_ms": "asc"}],
+            "track_scores": True, "track_total_hits": False,
+            "size": min(query.limit_frames, PAGE_SIZE),
             # the whole _source, derived fields stripped in Python: server-side source
             # filtering would re-parse and re-serialise every returned document
+        }
+        facets_body = {
+            "query": clause, "size": 0, "track_total_hits": True,
             "aggs": {name: {"terms": {"field": field, "size": FACET_SIZE,
                                       "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-                     for name, field in FACET_FIELDS.items()},
-        }
-        response = self._search(body)
-        raw = response["hits"]["hits"]
+                     for name, field in FACET_FIELDS.items()}}
+        try:
+            responses = self.client.msearch(body=[
+                {"index": self.alias}, hits_body,
+                {"index": self.alias, "request_cache": True}, facets_body])["responses"]
+        except OpenSearchException as exc:
+            raise self._fail("search", exc) from None
+        for response in responses:
+            if "error" in response:
+                raise self._fail("search", RuntimeError(response["error"]))
+        found, counted = responses
+        raw = found["hits"]["hits"]
         while len(raw) < query.limit_frames and len(raw) % PAGE_SIZE == 0 and raw:
-            more = self._search({**{k: v for k, v in body.items() if k != "aggs"},
-                                 "track_total_hits": False, "search_after": raw[-1]["sort"],
+            more = self._search({**hits_body, "search_after": raw[-1]["sort"],
                                  "size": min(PAGE_SIZE, query.limit_frames - len(raw))})
             if not more["hits"]["hits"]:
                 break
             raw.extend(more["hits"]["hits"])
         hits = [FrameHit(strip_derived(h["_source"]), float(h["_score"])) for h in raw]
-        facets = {name: {b["key"]: b["doc_count"] for b in response["aggregations"][name]["buckets"]}
+        facets = {name: {b["key"]: b["doc_count"] for b in counted["aggregations"][name]["buckets"]}
                   for name in FACET_FIELDS}
-        return SearchResult(hits=hits, total_frames=response["hits"]["total"]["value"],
+        return SearchResult(hits=hits, total_frames=counted["hits"]["total"]["value"],
                             facets=facets)
 
     def frames(self, video_id: str) -> list[dict[str, Any]]:
