@@ -6,17 +6,23 @@ over) with bigbuckbunny's real AAC soundtrack looped under it. Then, for a 10 s 
 starting and ending at non-keyframe times, times in the same run (median of ``--repeat`` runs;
 the slow full re-encode runs once):
 
-* ``smart``: :func:`reko.pipeline.clips.cut_clip` (probe + partial GOPs re-encoded + copy + join),
+* ``smart``: :func:`reko.pipeline.clips.cut_clip` (probe + partial GOPs re-encoded + copy + join;
+  every ffmpeg/ffprobe process it starts is listed with its wall and CPU time),
 * ``copy``: bare ``ffmpeg -ss S -to E -i SRC -c copy -movflags +faststart`` (inaccurate baseline),
 * ``reencode``: ``cut_clip(mode="reencode")``, the accurate full re-encode (same x264 preset),
 
 reporting wall time and the CPU time of the ffmpeg/ffprobe processes (less sensitive to other
-load on the machine), and measures each output's frame accuracy by content: the first and last decoded frames are
-matched against the source's frames (grey 160×90 thumbnails, least mean absolute difference
-within ±12 frames) and the error is reported in ms against the frames the request asks for
-(first frame at or after the start, last frame before the end).
+load on the machine), the output size, the PSNR of the clip's first 2 s (the re-encoded head)
+against the source frames, and each output's frame accuracy by content: the first and last
+decoded frames are matched against the source's frames (grey 160×90 thumbnails, least mean
+absolute difference within ±12 frames) and the error is reported in ms against the frames the
+request asks for (first frame at or after the start, last frame before the end). The ratio lines
+compare with the goals: smart ≤ 2× a stream copy, a full re-encode ≥ 10× smart.
 
-Usage: ``.venv/bin/python benchmarks/clips.py [--repeat N] [--keep DIR]``
+``--edge-x264 PRESET:CRF`` (repeatable) adds smart-cut rows with other libx264 settings for the
+re-encoded edges (the CPU / size / quality trade-off behind ``clips.EDGE_X264``).
+
+Usage: ``.venv/bin/python benchmarks/clips.py [--repeat N] [--keep DIR] [--edge-x264 superfast:18]``
 """
 
 from __future__ import annotations
@@ -95,6 +101,46 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def head_psnr(out: Path, src: Path, start_ms: int) -> float:
+    """PSNR (dB, all planes) of the clip's first 2 s against the source frames shown then."""
+    first_s = -(-start_ms // FRAME_MS) * FRAME_MS / 1000
+    proc = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-i", str(out), "-ss", f"{first_s:.3f}",
+                           "-i", str(src), "-lavfi", "[0:v]trim=duration=2,setpts=PTS-STARTPTS[a];"
+                           "[1:v]trim=duration=2,setpts=PTS-STARTPTS[b];[a][b]psnr", "-f", "null", "-"],
+                          capture_output=True, text=True, check=True)
+    line = next((x for x in proc.stderr.splitlines() if "PSNR" in x and "average:" in x), "")
+    value = line.split("average:")[1].split()[0] if line else "nan"
+    return float("inf") if value == "inf" else float(value)
+
+
+class ProcessTrace:
+    """Every ffmpeg/ffprobe process :mod:`reko.pipeline.clips` starts: (name, wall s, CPU s).
+    clips runs its processes one at a time, so the children's CPU delta is each one's own."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []
+        self._run = clips.subprocess.run
+
+    def __enter__(self) -> "ProcessTrace":
+        def run(cmd, *args, **kwargs):
+            before, began = _child_cpu(), time.perf_counter()
+            try:
+                return self._run(cmd, *args, **kwargs)
+            finally:
+                name = Path(cmd[0]).name
+                if name == "ffmpeg":
+                    name += "(join)" if "concat" in cmd else "(edges)" if "libx264" in cmd else ""
+                self.calls.append((name, time.perf_counter() - began, _child_cpu() - before))
+        clips.subprocess.run = run
+        return self
+
+    def __exit__(self, *exc) -> None:
+        clips.subprocess.run = self._run
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {w:.2f}s/{c:.2f}cpu" for n, w, c in self.calls)
+
+
 def copy_cut(src: Path, start_ms: int, end_ms: int, out: Path) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start_ms / 1000:.3f}",
                     "-to", f"{end_ms / 1000:.3f}", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0",
@@ -105,47 +151,68 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per method (median reported)")
     parser.add_argument("--keep", type=Path, help="keep the built source here (reused next time)")
+    parser.add_argument("--edge-x264", action="append", default=[], metavar="PRESET:CRF",
+                        help="also time smart cut with these libx264 settings for the edges")
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="reko-clips-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     src = build_source(workdir)
     info = media.probe(src)
     ref = thumbs(src)
+    edge = " ".join(clips.EDGE_X264)
     print(f"source: {src.name} {info.width}x{info.height} {info.duration_ms / 1000:.1f} s "
           f"{info.video_codec}+{info.audio_codec}, keyframe every 2 s (+ scene cuts); "
-          f"median of {args.repeat} runs; {len(ref)} source frames")
+          f"median of {args.repeat} runs; {len(ref)} source frames; smart edges: libx264 {edge}")
 
-    methods = {
-        "smart": lambda s, e, o: clips.cut_clip(src, s, e, o, mode="smart"),
-        "copy": lambda s, e, o: copy_cut(src, s, e, o),
-        "reencode": lambda s, e, o: clips.cut_clip(src, s, e, o, mode="reencode"),
-    }
-    print(f"{'clip':>6} {'method':>9} {'seconds':>8} {'cpu s':>6} {'first err':>10} {'last err':>9} "
-          f"{'frames':>7} {'expected':>8}  notes")
+    def smart(settings: tuple[str, ...]):
+        def cut(s: int, e: int, o: Path) -> clips.ClipReport:
+            saved, clips.EDGE_X264 = clips.EDGE_X264, settings
+            try:
+                return clips.cut_clip(src, s, e, o, mode="smart")
+            finally:
+                clips.EDGE_X264 = saved
+        return cut
+
+    methods = {"smart": smart(clips.EDGE_X264)}
+    for variant in args.edge_x264:
+        preset, crf = variant.split(":")
+        methods[f"smart[{preset}/{crf}]"] = smart(("-preset", preset, "-crf", crf))
+    methods["copy"] = lambda s, e, o: copy_cut(src, s, e, o)
+    methods["reencode"] = lambda s, e, o: clips.cut_clip(src, s, e, o, mode="reencode")
+    width = max(len(m) for m in methods)
+    print(f"{'clip':>5} {'method':>{width}} {'wall s':>7} {'cpu s':>6} {'MB':>6} {'PSNR':>5} "
+          f"{'first err':>9} {'last err':>8} {'frames':>6} {'expect':>6}  notes")
     for start_ms, end_ms in CLIPS:
         expected = len(range(-(-start_ms // FRAME_MS), -(-end_ms // FRAME_MS)))
         seconds: dict[str, float] = {}
         cpu_s: dict[str, float] = {}
         for name, cut in methods.items():
-            out = workdir / f"clip-{name}-{end_ms - start_ms}.mp4"
-            runs, cpu, result = [], [], None
+            out = workdir / f"clip-{name.replace('/', '-')}-{end_ms - start_ms}.mp4"
+            runs, cpu, traces, result = [], [], [], None
             for _ in range(1 if name == "reencode" else args.repeat):  # re-encode: slow, once
                 before, began = _child_cpu(), time.perf_counter()
-                result = cut(start_ms, end_ms, out)
+                with ProcessTrace() as trace:
+                    result = cut(start_ms, end_ms, out)
                 runs.append(time.perf_counter() - began)
                 cpu.append(_child_cpu() - before)
+                traces.append(trace)
             seconds[name] = statistics.median(runs)
             cpu_s[name] = statistics.median(cpu)
             first_err, last_err, frames = accuracy(out, ref, start_ms, end_ms)
             notes = ""
-            if isinstance(result, clips.ClipReport) and name == "smart":
-                notes = f"{result.reencoded_frames} frames re-encoded, {result.copied_frames} copied"
-            print(f"{(end_ms - start_ms) // 1000:>5}s {name:>9} {seconds[name]:>8.2f} {cpu_s[name]:>6.2f} "
-                  f"{first_err:>8} ms {last_err:>6} ms {frames:>7} {expected:>8}  {notes}")
-        print(f"{'':>6} wall: smart/copy = {seconds['smart'] / seconds['copy']:.1f}x, "
-              f"reencode/smart = {seconds['reencode'] / seconds['smart']:.1f}x; cpu: smart/copy = "
-              f"{cpu_s['smart'] / cpu_s['copy']:.1f}x, reencode/smart = "
-              f"{cpu_s['reencode'] / cpu_s['smart']:.1f}x")
+            if name.startswith("smart") and isinstance(result, clips.ClipReport):
+                median_run = sorted(range(len(cpu)), key=cpu.__getitem__)[len(cpu) // 2]
+                notes = (f"{result.reencoded_frames} re-encoded, {result.copied_frames} copied; "
+                         f"{len(traces[median_run].calls)} processes: {traces[median_run].summary()}")
+            print(f"{(end_ms - start_ms) // 1000:>4}s {name:>{width}} {seconds[name]:>7.2f} "
+                  f"{cpu_s[name]:>6.2f} {out.stat().st_size / 1e6:>6.2f} "
+                  f"{head_psnr(out, src, start_ms):>5.1f} {first_err:>6} ms {last_err:>5} ms "
+                  f"{frames:>6} {expected:>6}  {notes}")
+        for name in (m for m in methods if m.startswith("smart")):
+            print(f"{'':>5} {name}: smart/copy = {seconds[name] / seconds['copy']:.1f}x wall, "
+                  f"{cpu_s[name] / cpu_s['copy']:.1f}x cpu (goal <= 2x); reencode/smart = "
+                  f"{seconds['reencode'] / seconds[name]:.1f}x wall, "
+                  f"{cpu_s['reencode'] / cpu_s[name]:.1f}x cpu (goal >= 10x)")
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     print(f"load average during the run: {' '.join(load)} on {len(__import__('os').sched_getaffinity(0))} cores")
 

@@ -135,6 +135,29 @@ def test_smart_cut_is_frame_accurate_at_non_keyframe_times(gop_video, tmp_path, 
     assert out.read_bytes().find(b"moov") < out.read_bytes().find(b"mdat")  # +faststart
 
 
+def keyframes_ms(path: Path) -> list[int]:
+    """Presentation times (ms) of the video's keyframes."""
+    rows = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                           "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                          capture_output=True, text=True, check=True).stdout.split()
+    return sorted(round(float(r.split(",")[0]) * 1000) for r in rows if "K" in r.split(",")[1])
+
+
+@pytest.mark.parametrize("start_ms,end_ms", [(2530, 11130), (6010, 9630), (3100, 5210), (1370, 9810)])
+def test_smart_cut_copies_the_last_gop_up_to_its_last_closed_group(gop_video, tmp_path, start_ms,
+                                                                   end_ms):
+    """Only the start's partial GOP is re-encoded in full; of the last GOP, the frames up to the
+    last P-frame group closed before the end are copied and at most x264's 3 B-frames after it
+    are re-encoded."""
+    out = tmp_path / "clip.mp4"
+    report = clips.cut_clip(gop_video, start_ms, end_ms, out)
+    assert report.mode_used == "smart", report.reason
+    k1 = next(k for k in keyframes_ms(gop_video) if k >= report.first_frame_ms)
+    head = (k1 - report.first_frame_ms) // FRAME_MS
+    assert head <= report.reencoded_frames <= head + 3
+    assert_frame_accurate(gop_video, out, start_ms, end_ms, report)
+
+
 def test_smart_cut_keeps_audio_in_sync(gop_video, gop_video_with_audio, tmp_path):
     out = tmp_path / "clip.mp4"
     report = clips.cut_clip(gop_video_with_audio, 1370, 9810, out)
