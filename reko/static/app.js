@@ -183,7 +183,10 @@ async function renderPeople() {
         el("button", { text: "Save", onclick: async () => {
           await api(`api/persons/${p.person_id}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: name.value }) });
           renderPeople(); } }),
-        el("button", { text: "Find", onclick: () => { location.hash = "#/search"; $("#person-filter").value = p.person_id; runSearch(); } }),
+        el("button", { text: "Find", onclick: () => {
+          location.hash = "#/search";
+          $("#q").value = ""; $("#label-filter").value = ""; $("#person-filter").value = p.person_id;
+          runSearch(); } }),
         el("select", { "aria-label": "Merge into", onchange: async (e) => {
           if (!e.target.value) return;
           await api(`api/persons/${p.person_id}/merge`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ into: e.target.value }) });
