@@ -49,8 +49,15 @@ def server(tmp_path_factory):
         proc.kill()
         pytest.fail("reko serve did not start: " + proc.stdout.read().decode(errors="replace"))
     yield base, root
-    proc.terminate()
-    proc.wait(timeout=10)
+    from test_ingest import alive, children
+
+    workers = children(proc.pid)
+    proc.terminate()  # SIGTERM, as a service manager stops it
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "reko serve left analysis workers running"
 
 
 @pytest.fixture(scope="module")

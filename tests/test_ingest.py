@@ -98,6 +98,23 @@ def test_bad_input_fails_clearly_and_leaves_nothing_behind(tmp_path, settings, k
     assert files == [] and records == [] and stats == {"frames": 0, "videos": 0}
 
 
+def children(pid):
+    """Direct child pids of ``pid`` (Linux /proc)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            found += [int(c) for c in fh.read().split()]
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def without_face_ids(docs):
     return [{**d, "faces": [{k: v for k, v in f.items() if k != "face_id"} for f in d["faces"]]} for d in docs]
 
@@ -123,8 +140,15 @@ def test_sigkill_then_resume_ends_with_the_same_index(ingested_demo, demo_video,
                 checkpoint = row[0]
                 break
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its analysis workers
+    workers = children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # only the CLI: its analysis workers must notice and exit
     proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.2)
+    orphans = [pid for pid in workers if alive(pid)]
+    os.killpg(proc.pid, signal.SIGKILL) if orphans else None
+    assert workers and not orphans, "analysis workers outlived the killed ingest"
     assert checkpoint >= 0, "the ingest finished or stalled before a checkpoint was written"
     record = Catalog(catalog_db).get(report.video_id)
     assert record.status == "ingesting" and record.checkpoint_ms < report.duration_ms

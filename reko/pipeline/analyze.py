@@ -9,6 +9,7 @@ works unchanged.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Iterable
 
@@ -28,11 +29,21 @@ _client: Any = None
 
 def init_worker(analyzer: str, data_dir: str) -> None:
     """Process-pool initializer: one single-threaded client per worker process (reko runs one
-    worker per core, so libraries must not start their own thread pools)."""
+    worker per core, so libraries must not start their own thread pools). The worker exits by
+    itself when the process that started it dies, even by SIGKILL (no orphans burning CPU)."""
     global _client
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="reko-parent-watch").start()
     _client = make_client(analyzer, data_dir)
+
+
+def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:
+    while True:
+        time.sleep(interval_s)
+        if os.getppid() != parent_pid:  # re-parented: the ingest process is gone
+            os._exit(1)
 
 
 def text_fields(response: dict[str, Any]) -> dict[str, Any]:

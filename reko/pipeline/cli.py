@@ -92,6 +92,10 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
         for path in paths:
             try:
                 report = ingestor.ingest(path)
+            except KeyboardInterrupt:
+                progress.close()
+                click.echo(f"interrupted: run the same command again to resume {path.name}", err=True)
+                sys.exit(130)
             except RekoError as exc:
                 progress.close()
                 click.echo(f"error: {exc}", err=True)
@@ -373,12 +377,22 @@ def serve(host: str, port: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    import signal
+
     import waitress
 
     from ..webapp import create_app
 
+    def stop(signum, frame):  # SIGTERM: exit normally so the ingest workers are shut down
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
     click.echo(f"reko is serving {settings.data_dir} at http://{host}:{port}/  (Ctrl+C stops)", err=True)
-    waitress.serve(create_app(settings), host=host, port=port, threads=8, ident="reko")
+    try:
+        waitress.serve(create_app(settings), host=host, port=port, threads=8, ident="reko")
+    except KeyboardInterrupt:
+        click.echo("reko stopped", err=True)
 
 
 @cli.command()
