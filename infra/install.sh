@@ -37,6 +37,9 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 if ((dev)); then
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # face_recognition itself only for a cross-check test (reko calls dlib directly); --no-deps
+  # because its dependency "dlib" would build from source (dlib-bin provides it)
+  .venv/bin/python -m pip install -q --no-deps "face-recognition==1.3.0"
 else
   .venv/bin/python -m pip install -q -e ".[local,faces,samples]"
 fi
