@@ -114,3 +114,16 @@ def test_label_search_on_a_real_street_video(tmp_path):
     for label, found in (("Car", True), ("Person", True), ("Vehicle", True), ("Cat", False)):
         data = json.loads(reko(env, "search", "--label", label, "--json").stdout)
         assert bool(data["segments"]) is found, (label, data["total_frames"])
+
+
+def test_reindex_copies_without_reanalysis(demo_env, tmp_path):
+    env, report = demo_env
+    dest = f"sqlite:///{tmp_path}/copy.db"
+    result = reko(env, "reindex", "--to", dest)
+    assert result.returncode == 0, result.stderr
+    assert f"copied {report.frames_analysed} frames of 1 videos" in result.stdout
+    copied = reko({**env, "REKO_INDEX_URL": dest}, "search", "인터뷰", "--json")
+    original = reko(env, "search", "인터뷰", "--json")
+    assert json.loads(copied.stdout) == json.loads(original.stdout)
+    bad = reko(env, "reindex", "--to", "ftp://nowhere")
+    assert bad.returncode == 1 and "REKO_INDEX_URL" in bad.stderr

@@ -184,3 +184,24 @@ def test_openapi_document_is_valid_and_covers_the_routes(client):
         if rule.rule.startswith("/api/"):
             path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
             assert path in documented, f"{path} is not in the OpenAPI document"
+
+
+def test_clip_download_is_frame_accurate_and_bad_ranges_are_400(client, tmp_path):
+    response = client.get(f"/api/clips/{client.video_id}.mp4?start_ms=1300&end_ms=3700")
+    assert response.status_code == 200 and response.mimetype == "video/mp4"
+    assert "attachment" in response.headers["Content-Disposition"]
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(response.data)
+    assert abs(media.probe(out).duration_ms - 2400) <= 40  # 25 fps: one frame is 40 ms
+    for bad in ("start_ms=3000&end_ms=1000", "start_ms=-5&end_ms=1000", "start_ms=abc"):
+        bad_response = client.get(f"/api/clips/{client.video_id}.mp4?{bad}")
+        assert bad_response.status_code == 400 and bad_response.is_json
+
+
+def test_clips_zip_has_one_clip_per_segment(client):
+    import zipfile
+
+    response = client.get("/api/clips.zip?q=TAXI")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as zf:
+        assert zf.namelist() == [f"{client.video_id}_0-2000.mp4"]
