@@ -200,3 +200,16 @@ def test_frames_flagged_unsafe_are_hidden_when_asked(backend):
     assert [h.doc["frame_ms"] for h in hidden.hits] == [1000]
     # documents written before moderation existed (no field) count as safe
     assert backend.search(SearchQuery("TAXI", max_unsafe_confidence=80.0)).total_frames == 2
+
+
+def test_facet_counts_over_the_whole_index(backend):
+    counts = backend.facet_counts()
+    assert counts["label_names"] == {"Car": 1}
+    assert counts["person_ids"] == {"p1": 2, "p2": 1}
+
+
+def test_two_character_terms_use_the_index_and_match_like_substrings(backend):
+    backend.index_frames([doc("v4", 0, "오늘의뉴스속보"), doc("v4", 1, "뉴 스"), doc("v4", 2, "TV Tonight")])
+    assert texts(backend.search(SearchQuery("뉴스", video_ids=("v4",)))) == ["오늘의뉴스속보"]
+    assert texts(backend.search(SearchQuery("tv", video_ids=("v4",)))) == ["TV Tonight"]
+    assert texts(backend.search(SearchQuery("스속 오늘"))) == ["오늘의뉴스속보"]

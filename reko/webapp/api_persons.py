@@ -111,6 +111,4 @@ def search_by_face():
 @bp.get("/labels")
 def labels():
     """Label names with frame counts over the whole index (for the label filter)."""
-    svc = services()
-    facets = svc.index.facets() if hasattr(svc.index, "facets") else {}
-    return jsonify(labels=facets.get("label_names", {}))
+    return jsonify(labels=services().index.facet_counts().get("label_names", {}))

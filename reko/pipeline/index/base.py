@@ -106,6 +106,10 @@ class IndexBackend(ABC):
         """All frame documents of ``video_id`` ordered by ``frame_ms``."""
 
     @abstractmethod
+    def facet_counts(self) -> dict[str, dict[str, int]]:
+        """Facets over the whole index: ``{"label_names": {name: frames}, "person_ids": {...}}``."""
+
+    @abstractmethod
     def stats(self) -> dict[str, int]:
         """``{"frames": N, "videos": M}`` over the whole index."""
 

@@ -134,6 +134,19 @@ MAPPINGS: dict[str, Any] = {
 }
 
 
+def facet_aggs() -> dict[str, Any]:
+    """Terms aggregations for :data:`FACET_FIELDS`: top :data:`FACET_SIZE` by count, ties by key."""
+    return {name: {"terms": {"field": field, "size": FACET_SIZE,
+                             "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+            for name, field in FACET_FIELDS.items()}
+
+
+def facet_values(response: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``{facet: {value: frames}}`` from a search response with :func:`facet_aggs`."""
+    return {name: {b["key"]: b["doc_count"] for b in response["aggregations"][name]["buckets"]}
+            for name in FACET_FIELDS}
+
+
 def parse_url(url: str) -> dict[str, Any]:
     """Connection settings from ``url``: ``http(s)://[user:pass@]host[:port][/prefix][?opts]``.
 
@@ -553,11 +566,7 @@ class OpenSearchIndex(IndexBackend):
             # the whole _source, derived fields stripped in Python: server-side source
             # filtering would re-parse and re-serialise every returned document
         }
-        facets_body = {
-            "query": clause, "size": 0, "track_total_hits": True,
-            "aggs": {name: {"terms": {"field": field, "size": FACET_SIZE,
-                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-                     for name, field in FACET_FIELDS.items()}}
+        facets_body = {"query": clause, "size": 0, "track_total_hits": True, "aggs": facet_aggs()}
         try:
             responses = self.client.msearch(body=[
                 {"index": self.alias}, hits_body,
@@ -576,10 +585,13 @@ class OpenSearchIndex(IndexBackend):
                 break
             raw.extend(more["hits"]["hits"])
         hits = [FrameHit(strip_derived(h["_source"]), float(h["_score"])) for h in raw]
-        facets = {name: {b["key"]: b["doc_count"] for b in counted["aggregations"][name]["buckets"]}
-                  for name in FACET_FIELDS}
         return SearchResult(hits=hits, total_frames=counted["hits"]["total"]["value"],
-                            facets=facets)
+                            facets=facet_values(counted))
+
+    def facet_counts(self) -> dict[str, dict[str, int]]:
+        """Facets over the whole index (``label_names``, ``person_ids``: value → frames)."""
+        self.ensure_index()
+        return facet_values(self._search({"size": 0, "query": {"match_all": {}}, "aggs": facet_aggs()}))
 
     def frames(self, video_id: str) -> list[dict[str, Any]]:
         """All frame documents of ``video_id`` by ``frame_ms`` (``search_after`` pages)."""

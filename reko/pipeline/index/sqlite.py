@@ -1,11 +1,18 @@
-"""The embedded index: SQLite with an FTS5 full-text table (the default backend).
+"""The embedded index: SQLite with FTS5 full-text tables (the default backend).
 
-Text is indexed with FTS5's ``trigram`` tokenizer (SQLite ≥ 3.34), which matches any substring
-of three or more characters: Korean and other CJK text has no spaces between many words, so
-substring search is what finds "교통" inside "실시간교통정보". Terms shorter than three
-characters (very common in Korean: 서울, 뉴스) cannot use trigrams and fall back to ``LIKE``
-over the same rows. User text is only ever a bound parameter, each term quoted as an FTS5
-string (datasette's ``escape_fts`` approach), so no character acts as an operator.
+Text is indexed twice:
+
+* FTS5's ``trigram`` tokenizer (SQLite ≥ 3.34) matches any substring of three or more
+  characters: Korean and other CJK text has no spaces between many words, so substring search is
+  what finds "교통정보" inside "실시간교통정보";
+* a second FTS5 table holds every pair of adjacent letters/digits as a token (CJK bigram
+  indexing, as Lucene's CJKAnalyzer and OpenSearch's ``cjk`` analyzer do), so the two-character
+  words that are everywhere in Korean (서울, 뉴스) are index look-ups too.
+
+Only one-character terms fall back to ``LIKE``. Person and label filters and facets use indexed
+side tables (``frame_persons``, ``frame_labels``) rather than scanning JSON. User text is only
+ever a bound parameter, each term quoted as an FTS5 string (datasette's ``escape_fts``), so no
+character acts as an operator.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from typing import Any, Iterable
 
 from ...errors import IndexBackendError
 from .base import FrameHit, IndexBackend, SearchQuery, SearchResult, normalize_text
+
+SCHEMA_VERSION = 2  #: PRAGMA user_version; older files are migrated on open
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -40,22 +49,45 @@ CREATE TRIGGER IF NOT EXISTS frames_ai AFTER INSERT ON frames BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS frames_ad AFTER DELETE ON frames BEGIN
     INSERT INTO frames_fts(frames_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM frames_bigram WHERE rowid = old.id;
+    DELETE FROM frame_persons WHERE frame_id = old.id;
+    DELETE FROM frame_labels WHERE frame_id = old.id;
 END;
 CREATE TRIGGER IF NOT EXISTS frames_au AFTER UPDATE ON frames BEGIN
     INSERT INTO frames_fts(frames_fts, rowid, text) VALUES ('delete', old.id, old.text);
     INSERT INTO frames_fts(rowid, text) VALUES (new.id, new.text);
 END;
+CREATE VIRTUAL TABLE IF NOT EXISTS frames_bigram USING fts5(grams, tokenize='unicode61 remove_diacritics 0');
+CREATE TABLE IF NOT EXISTS frame_persons (
+    person_id TEXT NOT NULL COLLATE NOCASE, frame_id INTEGER NOT NULL,
+    PRIMARY KEY (person_id, frame_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS frame_persons_frame ON frame_persons (frame_id);
+CREATE TABLE IF NOT EXISTS frame_labels (
+    label TEXT NOT NULL COLLATE NOCASE, frame_id INTEGER NOT NULL,
+    PRIMARY KEY (label, frame_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS frame_labels_frame ON frame_labels (frame_id);
 """
 
 MIN_TRIGRAM_CHARS = 3  #: FTS5 trigram needs at least 3 characters per term
+BIGRAM_CHARS = 2  #: two-character terms are looked up in the bigram table
 FACET_SIZE = 50  #: facet values per field, most frequent first (same as the OpenSearch backend)
-FACET_COLUMNS = ("label_names", "person_ids")  #: SearchResult.facets keys (JSON-array columns)
+#: SearchResult.facets keys and the side tables (and columns) they are counted from
+FACETS = (("label_names", "frame_labels", "label"), ("person_ids", "frame_persons", "person_id"))
 
 
 def indexed_text(doc: dict[str, Any]) -> str:
     """The searchable text of a frame document: its lines, normalised, one per line."""
     lines = [line.get("text", "") for line in doc.get("text_lines", [])] or [doc.get("text", "")]
     return "\n".join(t for t in (normalize_text(line) for line in lines) if t)
+
+
+def bigrams(text: str) -> str:
+    """Space-separated lowercase pairs of adjacent letters/digits of ``text`` (runs of other
+    characters break pairs): ``"서울 뉴스9"`` → ``"서울 뉴스 스9"``."""
+    grams = []
+    for word in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split():
+        grams.extend(word[i:i + 2] for i in range(len(word) - 1))
+    return " ".join(grams)
 
 
 def fts_string(term: str) -> str:
@@ -77,71 +109,117 @@ class SqliteIndex(IndexBackend):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise IndexBackendError(f"cannot open the SQLite index at {self.path}: {exc}") from None
         self._lock = threading.Lock()
 
+    def _migrate(self) -> None:
+        """Bring a file written by an older reko to :data:`SCHEMA_VERSION` (adds the
+        ``unsafe_confidence`` column, fills the bigram and side tables)."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(frames)")}
+        with self._db:
+            if "unsafe_confidence" not in columns:
+                self._db.execute("ALTER TABLE frames ADD COLUMN unsafe_confidence REAL NOT NULL DEFAULT 0")
+            rows = self._db.execute("SELECT id, text, person_ids, label_names, doc FROM frames").fetchall()
+            for frame_id, text, persons, labels, doc in rows:
+                self._write_side_tables(frame_id, text, json.loads(persons), json.loads(labels))
+                self._db.execute("UPDATE frames SET unsafe_confidence = ? WHERE id = ?",
+                                 (float(json.loads(doc).get("unsafe_confidence", 0.0)), frame_id))
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _write_side_tables(self, frame_id: int, text: str, persons: list[str], labels: list[str]) -> None:
+        db = self._db
+        db.execute("DELETE FROM frames_bigram WHERE rowid = ?", (frame_id,))
+        db.execute("INSERT INTO frames_bigram (rowid, grams) VALUES (?, ?)", (frame_id, bigrams(text)))
+        db.execute("DELETE FROM frame_persons WHERE frame_id = ?", (frame_id,))
+        db.executemany("INSERT OR IGNORE INTO frame_persons (person_id, frame_id) VALUES (?, ?)",
+                       [(p, frame_id) for p in persons])
+        db.execute("DELETE FROM frame_labels WHERE frame_id = ?", (frame_id,))
+        db.executemany("INSERT OR IGNORE INTO frame_labels (label, frame_id) VALUES (?, ?)",
+                       [(label, frame_id) for label in labels])
+
     def index_frames(self, docs: Iterable[dict[str, Any]]) -> int:
-        rows = [(d["video_id"], int(d["frame_ms"]), int(d["start_ms"]), int(d["end_ms"]),
-                 indexed_text(d), json.dumps(d.get("person_ids", [])),
-                 json.dumps(d.get("label_names", [])), json.dumps(d, ensure_ascii=False))
-                for d in docs]
+        count = 0
         with self._lock, self._db:
-            self._db.executemany(
-                "INSERT INTO frames (video_id, frame_ms, start_ms, end_ms, text, person_ids,"
-                " label_names, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (video_id, frame_ms) DO UPDATE SET start_ms=excluded.start_ms,"
-                " end_ms=excluded.end_ms, text=excluded.text, person_ids=excluded.person_ids,"
-                " label_names=excluded.label_names, doc=excluded.doc", rows)
-        return len(rows)
+            for d in docs:
+                text = indexed_text(d)
+                persons, labels = list(d.get("person_ids", [])), list(d.get("label_names", []))
+                (frame_id,) = self._db.execute(
+                    "INSERT INTO frames (video_id, frame_ms, start_ms, end_ms, text, person_ids,"
+                    " label_names, unsafe_confidence, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (video_id, frame_ms) DO UPDATE SET start_ms=excluded.start_ms,"
+                    " end_ms=excluded.end_ms, text=excluded.text, person_ids=excluded.person_ids,"
+                    " label_names=excluded.label_names, unsafe_confidence=excluded.unsafe_confidence,"
+                    " doc=excluded.doc RETURNING id",
+                    (d["video_id"], int(d["frame_ms"]), int(d["start_ms"]), int(d["end_ms"]), text,
+                     json.dumps(persons), json.dumps(labels), float(d.get("unsafe_confidence", 0.0)),
+                     json.dumps(d, ensure_ascii=False))).fetchone()
+                self._write_side_tables(frame_id, text, persons, labels)
+                count += 1
+        return count
 
     def search(self, query: SearchQuery) -> SearchResult:
         query.check()
         terms = query.terms()
-        fts_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
+        trigram_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
+        bigram_terms = [t for t in terms if len(t) == BIGRAM_CHARS and t.isalnum()]
         where, params = [], []
-        if fts_terms:
+        if trigram_terms:
             source = "frames_fts JOIN frames ON frames.id = frames_fts.rowid"
             where.append("frames_fts MATCH ?")
-            params.append(" AND ".join(fts_string(t) for t in fts_terms))
-            score = "-bm25(frames_fts)"
+            params.append(" AND ".join(fts_string(t) for t in trigram_terms))
+            score, order = "-bm25(frames_fts)", "2 DESC, frames.video_id, frames.frame_ms"
         else:
-            source, score = "frames", "1.0"
+            source, score, order = "frames", "1.0", "frames.video_id, frames.frame_ms"
+        if bigram_terms:
+            where.append("frames.id IN (SELECT rowid FROM frames_bigram WHERE frames_bigram MATCH ?)")
+            params.append(" AND ".join(fts_string(t.lower()) for t in bigram_terms))
         for term in terms:
-            if len(term) < MIN_TRIGRAM_CHARS:
+            if len(term) < MIN_TRIGRAM_CHARS and term not in bigram_terms:
                 where.append("frames.text LIKE ? ESCAPE '\\'")
                 params.append(like_pattern(term))
-        for column, values in (("video_id", query.video_ids),):
-            if values:
-                where.append(f"frames.{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+        if query.video_ids:
+            where.append(f"frames.video_id IN ({','.join('?' * len(query.video_ids))})")
+            params.extend(query.video_ids)
         if query.max_unsafe_confidence is not None:
-            where.append("coalesce(json_extract(frames.doc, '$.unsafe_confidence'), 0) < ?")
+            where.append("frames.unsafe_confidence < ?")
             params.append(float(query.max_unsafe_confidence))
-        for column, values in (("person_ids", query.person_ids), ("label_names", query.labels)):
+        for table, column, values in (("frame_persons", "person_id", query.person_ids),
+                                      ("frame_labels", "label", query.labels)):
             if values:
-                where.append(f"EXISTS (SELECT 1 FROM json_each(frames.{column}) WHERE lower(value)"
+                where.append(f"frames.id IN (SELECT frame_id FROM {table} WHERE {column}"
                              f" IN ({','.join('?' * len(values))}))")
-                params.extend(v.lower() for v in values)
+                params.extend(values)
         clause = " AND ".join(where) or "1"
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM {source} WHERE {clause}", params).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT frames.doc, {score} FROM {source} WHERE {clause}"
-                f" ORDER BY 2 DESC, frames.video_id, frames.frame_ms LIMIT ?",
+                f"SELECT frames.doc, {score} FROM {source} WHERE {clause} ORDER BY {order} LIMIT ?",
                 [*params, query.limit_frames]).fetchall()
-            facets = {column: self._facet(column, source, clause, params) for column in FACET_COLUMNS}
+            facets = {key: self._facet(table, column, source, clause, params)
+                      for key, table, column in FACETS}
         return SearchResult(hits=[FrameHit(json.loads(doc), float(s)) for doc, s in rows],
                             total_frames=total, facets=facets)
 
-    def _facet(self, column: str, source: str, clause: str, params: list[Any]) -> dict[str, int]:
-        """``{value: matching frames}`` of the JSON-array ``column`` over the frames matching
-        ``clause``: top :data:`FACET_SIZE` by count, ties by value (exact spelling, as stored)."""
+    def _facet(self, table: str, column: str, source: str, clause: str, params: list[Any]) -> dict[str, int]:
+        """``{value: matching frames}`` of a side table over the frames matching ``clause``: top
+        :data:`FACET_SIZE` by count, ties by value (exact spelling, as stored)."""
         rows = self._db.execute(
-            f"SELECT facet.value, count(DISTINCT frames.id) FROM {source},"
-            f" json_each(frames.{column}) AS facet WHERE {clause}"
-            f" GROUP BY facet.value ORDER BY 2 DESC, 1 LIMIT ?", [*params, FACET_SIZE]).fetchall()
+            f"SELECT {column}, count(*) FROM {table} WHERE frame_id IN"
+            f" (SELECT frames.id FROM {source} WHERE {clause})"
+            f" GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT ?", [*params, FACET_SIZE]).fetchall()
         return {value: count for value, count in rows}
+
+    def facet_counts(self) -> dict[str, dict[str, int]]:
+        """Facets over the whole index (``label_names``, ``person_ids``: value → frames)."""
+        with self._lock:
+            return {key: dict(self._db.execute(
+                f"SELECT {column}, count(*) FROM {table} GROUP BY {column} ORDER BY 2 DESC, 1 LIMIT ?",
+                (FACET_SIZE,)).fetchall()) for key, table, column in FACETS}
 
     def delete_video(self, video_id: str) -> int:
         with self._lock, self._db:
