@@ -36,6 +36,11 @@ wait_healthy() {
     if ((SECONDS >= deadline)); then
       echo "start.sh: OpenSearch not healthy at $URL after ${TIMEOUT_S}s; log tail ($LOG):" >&2
       tail -n 40 "$LOG" "$RUN/logs/stdout.log" 2>/dev/null >&2 || true
+      if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+        echo "start.sh: stopping the node that did not come up (pid $(cat "$PIDFILE"))" >&2
+        kill "$(cat "$PIDFILE")" 2>/dev/null || true
+        rm -f "$PIDFILE"
+      fi
       exit 1
     fi
     sleep 1
