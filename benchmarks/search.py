@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000", help="cumulative corpus sizes, e.g. 100000,1000000")
     parser.add_argument("--backends", default="sqlite,opensearch")
     parser.add_argument("--opensearch-url", default=os.environ.get("REKO_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200"))
+    parser.add_argument("--index-name", default=f"reko-bench-{os.getpid()}",
+                        help="OpenSearch alias to use (dropped before and after; default unique per run)")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per kind")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--cell-budget-s", type=float, default=120,
@@ -300,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from reko.pipeline.index.opensearch import OpenSearchIndex
 
-            backends[name] = OpenSearchIndex(args.opensearch_url, index_name="reko-bench")
+            backends[name] = OpenSearchIndex(args.opensearch_url, index_name=args.index_name)
             backends[name].drop()
     report: dict[str, Any] = {"sizes": {}}
     loaded = 0
