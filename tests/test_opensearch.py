@@ -257,3 +257,11 @@ def test_upgrade_moves_the_alias_to_a_new_mapping_version(os_index, monkeypatch)
     assert upgraded.search(SearchQuery(labels=("car",))).facets["label_names"] == {"Car": 1}
     assert upgraded.upgrade() == 0 and upgraded.stats() == {"frames": len(TEXTS), "videos": 1}
     upgraded.close()
+
+
+def test_writes_never_auto_create_an_index_when_the_alias_is_gone(os_index):
+    os_index.index_frames([doc("v1", 0, "hello")])
+    os_index.client.indices.delete(index=os_index.index)  # e.g. dropped by another process
+    with pytest.raises(IndexBackendError, match="rejected frame v1:1000"):
+        os_index.index_frames([doc("v1", 1, "again")])
+    assert not os_index.client.indices.exists(index=os_index.alias)

@@ -468,7 +468,11 @@ class OpenSearchIndex(IndexBackend):
                     self.client, list(pending.values()), chunk_size=BULK_CHUNK_DOCS,
                     max_retries=2, initial_backoff=backoff, max_backoff=30,
                     raise_on_error=False, raise_on_exception=False, yield_ok=True,
-                    request_timeout=max(self.timeout_s, 60))
+                    request_timeout=max(self.timeout_s, 60),
+                    # writes through the alias never auto-create a dynamically mapped index
+                    # named like the alias when the alias has gone (deleted under us)
+                    require_alias=op == "index" and all(
+                        a["_index"] == self.alias for a in pending.values()))
                 for ok, item in results:
                     info = next(iter(item.values()))
                     if ok:
