@@ -124,6 +124,7 @@ class Generator:
         self.videos = 0
 
     def caption(self) -> list[str]:
+        """1–3 caption lines, each 2–7 consecutive corpus words (Korean 60 %, a fifth unspaced)."""
         rng = self.rng
         lines = []
         for _ in range(rng.choices((1, 2, 3), (0.6, 0.3, 0.1))[0]):
@@ -136,6 +137,7 @@ class Generator:
         return lines
 
     def video(self) -> Iterator[dict[str, Any]]:
+        """The frame documents of one new video (2–30 min, a kept frame every 1–4 s)."""
         rng = self.rng
         self.videos += 1
         video_id = f"{rng.getrandbits(64):016x}"
@@ -166,6 +168,7 @@ class Generator:
             frame_ms += step
 
     def doc(self, video_id, frame_ms, end_ms, lines, persons, labels) -> dict[str, Any]:
+        """One frame document in reko's shape (boxes as ratios, confidences 0–100)."""
         rng = self.rng
         box = lambda: {"Left": round(rng.random() * 0.7, 4), "Top": round(rng.random() * 0.7, 4),  # noqa: E731
                        "Width": round(0.05 + rng.random() * 0.25, 4), "Height": round(0.03 + rng.random() * 0.2, 4)}
@@ -266,6 +269,7 @@ def measure(backend, qs: list[SearchQuery], limit: int, warmup: int, budget_s: f
 # -- main ----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (see the module docstring and ``--help``); returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100000", help="cumulative corpus sizes, e.g. 100000,1000000")
     parser.add_argument("--backends", default="sqlite,opensearch")
