@@ -362,6 +362,7 @@ def clips(query: str, persons: tuple[str, ...], labels: tuple[str, ...], video_i
 
 
 DEMO_QUERIES = ("자전거", "교통 정보", "traffic report", "REF-2024-KX7", "인터뷰", "TAXI", "흑백 영화")
+DEMO_LABELS = ("Car", "Person")
 
 
 @cli.command()
@@ -426,6 +427,10 @@ def demo(as_json: bool, then_serve: bool, port: int) -> None:
         index = open_index(settings.resolved_index_url)
         catalog = Catalog(settings.data_dir / "catalog.db")
         results = [run_search(settings, index, catalog, SearchQuery(text=q)) for q in DEMO_QUERIES]
+        results += [run_search(settings, index, catalog, SearchQuery(labels=(label,))) for label in DEMO_LABELS]
+        people = _person_store(settings).list() if "faces" in settings.feature_list else []
+        if people:
+            results.append(run_search(settings, index, catalog, SearchQuery(person_ids=(people[0].person_id,))))
     except RekoError as exc:
         _fail(exc)
     if as_json:
@@ -438,7 +443,10 @@ def demo(as_json: bool, then_serve: bool, port: int) -> None:
 
 def _print_demo(results, names: dict[str, str]) -> None:
     for result in results:
-        click.echo(f"\n$ reko search {json.dumps(result.query.text, ensure_ascii=False)}")
+        q = result.query
+        args = " ".join([json.dumps(q.text, ensure_ascii=False)] if q.text else
+                        [f"--label {label}" for label in q.labels] + [f"--person {p}" for p in q.person_ids])
+        click.echo(f"\n$ reko search {args}")
         if not result.segments:
             click.echo("  no match")
         for seg in result.segments:
