@@ -193,8 +193,8 @@ class PersonStore:
                                     " AND frame_ms > ?", (video_id, after_frame_ms)).fetchall()
             started = [r[0] for r in self._db.execute(
                 "SELECT person_id FROM persons WHERE video_id = ? AND frame_ms > ?", (video_id, after_frame_ms))]
-        stray = [f["FaceId"] for f in self._list_faces() if _frame_of(f, video_id) is not None
-                 and _frame_of(f, video_id) > after_frame_ms]
+        stray = [f["FaceId"] for f in self._list_faces()
+                 if (frame_ms := _frame_of(f, video_id)) is not None and frame_ms > after_frame_ms]
         face_ids = sorted({r[0] for r in rows} | set(stray))
         for person_id in {r[1] for r in rows if r[1] and r[2]}:
             ids = [r[0] for r in rows if r[1] == person_id and r[2]]

@@ -8,10 +8,9 @@ from flask import Blueprint, jsonify, request, send_file
 
 from ..errors import NotFoundError, QueryError
 from ..pipeline.index import SearchQuery
-from ..pipeline.index.base import parse_terms
 from ..pipeline.persons import update_documents
 from ..pipeline.search import search
-from .api_search import segment_json
+from .api_search import search_page_json
 from .common import int_arg, services
 
 bp = Blueprint("persons", __name__, url_prefix="/api")
@@ -98,14 +97,9 @@ def search_by_face():
     if len(data) > MAX_PHOTO_BYTES:
         raise QueryError(f"the photo is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
     person_id, similarity = svc.persons.search_by_image(data)
-    query = SearchQuery(person_ids=(person_id,))
-    per_page = int_arg("per_page", 20, 1, 100)
-    response = search(svc.settings, svc.index, svc.catalog, query)
-    filenames = {r.video_id: r.filename for r in svc.catalog.list()}
-    return jsonify(query="", person=person_json(svc.persons.get(person_id)), similarity=similarity,
-                   total_frames=response.total_frames, total_segments=len(response.segments), page=1,
-                   per_page=per_page, facets=response.facets,
-                   segments=[segment_json(s, parse_terms(""), filenames) for s in response.segments[:per_page]])
+    response = search(svc.settings, svc.index, svc.catalog, SearchQuery(person_ids=(person_id,)))
+    body = search_page_json(response, 1, int_arg("per_page", 20, 1, 100))
+    return jsonify(**body, person=person_json(svc.persons.get(person_id)), similarity=similarity)
 
 
 @bp.get("/labels")

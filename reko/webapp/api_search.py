@@ -56,6 +56,18 @@ def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple
             "clip_url": f"/api/clips/{seg.video_id}.mp4?start_ms={seg.start_ms}&end_ms={seg.end_ms}"}
 
 
+def search_page_json(response, page: int, per_page: int) -> dict[str, Any]:
+    """One page of a :class:`~reko.pipeline.search.SearchResponse` in the API's shape."""
+    query = response.query
+    filenames = {r.video_id: r.filename for r in services().catalog.list()}
+    terms = parse_terms(query.text)
+    page_segments = response.segments[(page - 1) * per_page: page * per_page]
+    return {"query": query.text, "total_frames": response.total_frames,
+            "total_segments": len(response.segments), "page": page, "per_page": per_page,
+            "segments": [segment_json(s, terms, filenames, query.labels) for s in page_segments],
+            "facets": response.facets}
+
+
 @bp.get("/search")
 def search_endpoint():
     """Search; see the OpenAPI document for parameters and the response shape."""
@@ -65,10 +77,4 @@ def search_endpoint():
     per_page = int_arg("per_page", 20, 1, MAX_PER_PAGE)
     response = search(svc.settings, svc.index, svc.catalog, query,
                       include_unsafe=request.args.get("unsafe") == "1")
-    filenames = {r.video_id: r.filename for r in svc.catalog.list()}
-    terms = parse_terms(query.text)
-    page_segments = response.segments[(page - 1) * per_page: page * per_page]
-    return jsonify(query=query.text, total_frames=response.total_frames,
-                   total_segments=len(response.segments), page=page, per_page=per_page,
-                   segments=[segment_json(s, terms, filenames, query.labels) for s in page_segments],
-                   facets=response.facets)
+    return jsonify(search_page_json(response, page, per_page))
