@@ -56,6 +56,9 @@ if healthy; then
   echo "start.sh: something already serves a healthy cluster at $URL; using it" >&2
   exit 0
 fi
+# a pid file left by a node that has exited would make wait_healthy report the new node dead
+# before it has written its own pid
+rm -f "$PIDFILE"
 
 home=$(bash "$here/fetch.sh")
 mkdir -p "$RUN/data" "$RUN/logs" "$RUN/config"
