@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install reko's optional label and moderation engines (the "labels" extra), into ./.venv and
-# reko/pipeline/analysis/labels_node/node_modules. Run after infra/install.sh.
+# pipeline/analysis/labels_node/node_modules. Run after infra/install.sh.
 #   bash infra/install-labels.sh
 # Labels: Node.js >= 18 (Debian's nodejs + npm if absent) and, with `npm ci` from the committed
 #   package-lock.json, @vladmandic/human 3.3.6 (ships the CenterNet COCO-80 model) and
@@ -23,7 +23,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null || (( $(node_majo
 fi
 (( $(node_major) >= 18 )) || { echo "reko labels need Node.js >= 18, found $(node --version)" >&2; exit 1; }
 
-(cd reko/pipeline/analysis/labels_node && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+(cd pipeline/analysis/labels_node && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 
 python=.venv/bin/python
 [[ -x $python ]] || { echo "run infra/install.sh first (no .venv)" >&2; exit 1; }

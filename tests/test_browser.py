@@ -36,7 +36,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     port = _free_port()
     env = {**os.environ, "REKO_DATA_DIR": str(root / "data"), "REKO_FEATURES": "text,faces"}
-    proc = subprocess.Popen([sys.executable, "-m", "reko.pipeline.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "reko.cli", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):

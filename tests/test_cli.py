@@ -12,7 +12,7 @@ from reko.pipeline import media, samples
 
 
 def reko(env, *args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "reko.pipeline.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "reko.cli", *args], env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

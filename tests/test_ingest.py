@@ -123,7 +123,7 @@ def test_sigkill_then_resume_ends_with_the_same_index(ingested_demo, demo_video,
     settings, report = ingested_demo
     data_dir = tmp_path / "killed"
     env = {**os.environ, "REKO_DATA_DIR": str(data_dir), "REKO_WORKERS": "1"}
-    cmd = [sys.executable, "-m", "reko.pipeline.cli", "ingest", str(demo_video)]
+    cmd = [sys.executable, "-m", "reko.cli", "ingest", str(demo_video)]
     proc = subprocess.Popen(cmd, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     catalog_db = data_dir / "catalog.db"

@@ -43,7 +43,7 @@ def store_of(settings):
 def cli(settings, *args):
     env = {**os.environ, "REKO_DATA_DIR": str(settings.data_dir), "REKO_FEATURES": "faces",
            "REKO_SEGMENT_PAD_MS": "0"}
-    return subprocess.run([sys.executable, "-m", "reko.pipeline.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "reko.cli", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
 

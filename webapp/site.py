@@ -1,12 +1,14 @@
-"""The static search site (``reko/static``): plain files that also deploy to an S3 website."""
+"""The static search site (package ``reko.static``, top-level ``static/``): plain files that also
+deploy to an S3 website."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from flask import Blueprint, send_from_directory
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(str(files("reko.static")))  #: a real directory in every install (wheel, editable)
 
 bp = Blueprint("site", __name__)
 

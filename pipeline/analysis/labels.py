@@ -8,7 +8,7 @@ stdin/stdout: Python resizes frames to 512×512 RGB and sends them in batches; t
 one JSON line per batch. A worker that dies is restarted once per request; a missing Node or
 missing npm packages raise :class:`~reko.errors.AnalyzerError` naming the install command.
 
-Install: ``bash infra/install-labels.sh`` (``npm ci`` into ``reko/pipeline/analysis/labels_node``).
+Install: ``bash infra/install-labels.sh`` (``npm ci`` into ``pipeline/analysis/labels_node``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 // it is read from disk through a tf.io handler (no fetch, no network). Human itself is not
 // loaded: its package.json exports are malformed and we only need the model files.
 //
-// Protocol (driven by reko/pipeline/analysis/labels.py), all on stdin/stdout:
+// Protocol (driven by pipeline/analysis/labels.py), all on stdin/stdout:
 //   startup  -> one JSON line {"ready": true, "model": "...", "input_px": 512, "backend": "wasm"}
 //               or {"error": "..."} and exit code 1
 //   request  <- one JSON line {"id": N, "count": K, "size": S, "min_score": F} followed by

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import NotFoundError, RekoError
-from ..settings import Settings
+from .errors import NotFoundError, RekoError
+from .settings import Settings
 
 
 def _settings() -> Settings:
@@ -80,7 +80,7 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
     Prints one line per video with its video_id and frames sampled/analysed. Videos that fail
     are reported and skipped; the exit code is 1 if any failed.
     """
-    from .ingest import Ingestor
+    from .pipeline.ingest import Ingestor
 
     try:
         settings = _settings()
@@ -132,9 +132,9 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], face_image: Path | None,
            labels: tuple[str, ...], include_unsafe: bool, as_json: bool) -> None:
     """Search on-screen text, persons and labels; prints matching segments grouped by video."""
-    from .catalog import Catalog
-    from .index import SearchQuery, open_index
-    from .search import search as run_search
+    from .pipeline.catalog import Catalog
+    from .pipeline.index import SearchQuery, open_index
+    from .pipeline.search import search as run_search
 
     try:
         settings = _settings()
@@ -173,8 +173,8 @@ def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], fac
 
 
 def _person_store(settings: Settings):
-    from .analysis import make_client
-    from .persons import PersonStore
+    from .pipeline.analysis import make_client
+    from .pipeline.persons import PersonStore
 
     return PersonStore(settings, make_client(settings.analyzer, settings.data_dir))
 
@@ -219,8 +219,8 @@ def person_rename(person_id: str, name: str) -> None:
 @click.argument("into_id")
 def person_merge(person_id: str, into_id: str) -> None:
     """Merge PERSON_ID into INTO_ID (the same person found twice)."""
-    from .index import open_index
-    from .persons import update_documents
+    from .pipeline.index import open_index
+    from .pipeline.persons import update_documents
 
     try:
         settings = _settings()
@@ -236,8 +236,8 @@ def person_merge(person_id: str, into_id: str) -> None:
 @click.argument("face_id")
 def person_remove_face(face_id: str) -> None:
     """Take FACE_ID away from its person (a wrong match)."""
-    from .index import open_index
-    from .persons import update_documents
+    from .pipeline.index import open_index
+    from .pipeline.persons import update_documents
 
     try:
         settings = _settings()
@@ -254,7 +254,7 @@ def person_remove_face(face_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def videos(as_json: bool) -> None:
     """List ingested videos with their status."""
-    from .catalog import Catalog
+    from .pipeline.catalog import Catalog
 
     try:
         settings = _settings()
@@ -273,7 +273,7 @@ def videos(as_json: bool) -> None:
 @click.argument("video_id")
 def delete(video_id: str) -> None:
     """Delete a video: its index documents, stored files and catalog record."""
-    from .ingest import Ingestor
+    from .pipeline.ingest import Ingestor
 
     try:
         with Ingestor(_settings()) as ingestor:
@@ -292,9 +292,9 @@ def reindex(dest_url: str) -> None:
     """Copy every video's frame documents to another index (e.g. SQLite → OpenSearch, or a new
     mapping version) without re-analysing video. Run again to resume; copies are idempotent.
     Point REKO_INDEX_URL at the destination afterwards."""
-    from .catalog import Catalog
-    from .index import open_index
-    from .reindex import reindex as copy_index
+    from .pipeline.catalog import Catalog
+    from .pipeline.index import open_index
+    from .pipeline.reindex import reindex as copy_index
 
     try:
         settings = _settings()
@@ -317,8 +317,8 @@ def reindex(dest_url: str) -> None:
               help="Output .mp4 file.")
 def clip(video_id: str, start_ms: int, end_ms: int, out: Path) -> None:
     """Cut START_MS..END_MS of a video into a frame-accurate MP4 (smart cut)."""
-    from .catalog import Catalog
-    from .clips import cut_clip
+    from .pipeline.catalog import Catalog
+    from .pipeline.clips import cut_clip
 
     try:
         record = Catalog(_settings().data_dir / "catalog.db").get(video_id)
@@ -341,10 +341,10 @@ def clip(video_id: str, start_ms: int, end_ms: int, out: Path) -> None:
 def clips(query: str, persons: tuple[str, ...], labels: tuple[str, ...], video_ids: tuple[str, ...],
           out: Path) -> None:
     """Cut every segment of a search into MP4 clips inside one zip."""
-    from .catalog import Catalog
-    from .clips import cut_clips_zip
-    from .index import SearchQuery, open_index
-    from .search import search as run_search
+    from .pipeline.catalog import Catalog
+    from .pipeline.clips import cut_clips_zip
+    from .pipeline.index import SearchQuery, open_index
+    from .pipeline.search import search as run_search
 
     try:
         settings = _settings()
@@ -382,7 +382,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     import waitress
 
-    from ..webapp import create_app
+    from .webapp import create_app
 
     def stop(signum, frame):  # SIGTERM: exit normally so the ingest workers are shut down
         raise KeyboardInterrupt
@@ -404,11 +404,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 def demo(as_json: bool, then_serve: bool, port: int) -> None:
     """Build the demo video from real footage (Korean and English captions burned in), ingest
     it and the original clips, run example searches, then serve the UI."""
-    from . import samples
-    from .catalog import Catalog
-    from .index import SearchQuery, open_index
-    from .ingest import Ingestor
-    from .search import search as run_search
+    from .pipeline import samples
+    from .pipeline.catalog import Catalog
+    from .pipeline.index import SearchQuery, open_index
+    from .pipeline.ingest import Ingestor
+    from .pipeline.search import search as run_search
 
     try:
         settings = _settings()
