@@ -114,12 +114,12 @@ def head_psnr(out: Path, src: Path, start_ms: int) -> float:
 
 
 class ProcessTrace:
-    """Every ffmpeg/ffprobe process :mod:`reko.pipeline.clips` starts: (name, wall s, CPU s).
+    """Every ffmpeg/ffprobe process :mod:`reko.pipeline.clips` starts (through media.run_ffmpeg): (name, wall s, CPU s).
     clips runs its processes one at a time, so the children's CPU delta is each one's own."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, float]] = []
-        self._run = clips.subprocess.run
+        self._run = media.subprocess.run
 
     def __enter__(self) -> "ProcessTrace":
         def run(cmd, *args, **kwargs):
@@ -131,11 +131,11 @@ class ProcessTrace:
                 if name == "ffmpeg":
                     name += "(join)" if "concat" in cmd else "(edges)" if "libx264" in cmd else ""
                 self.calls.append((name, time.perf_counter() - began, _child_cpu() - before))
-        clips.subprocess.run = run
+        media.subprocess.run = run
         return self
 
     def __exit__(self, *exc) -> None:
-        clips.subprocess.run = self._run
+        media.subprocess.run = self._run
 
     def summary(self) -> str:
         return ", ".join(f"{n} {w:.2f}s/{c:.2f}cpu" for n, w, c in self.calls)

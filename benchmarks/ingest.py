@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from reko.pipeline import media, samples  # noqa: E402
-from reko.pipeline.ingest import Ingestor  # noqa: E402
+from reko.app import Reko  # noqa: E402
 from reko.settings import Settings  # noqa: E402
 
 CAPTIONS = [samples.Caption(text, start, start + 2500) for text, start in [
@@ -81,7 +81,7 @@ def main() -> None:
                            ("reko ingest, text only", "text")):
         settings = Settings.from_env({}, data_dir=workdir / f"data-{time.time_ns()}",
                                      workers=args.workers, features=features)
-        with Ingestor(settings) as ingestor:
+        with Reko(settings) as ingestor:
             runs[name] = timed(lambda: ingestor.ingest(clip))
     report = runs["reko ingest, all analyses"][1]
 
@@ -106,9 +106,9 @@ def persons_benchmark(workdir: Path, workers: int) -> None:
     concat = samples.build_video([carphone, bikes], workdir / "carphone+bikes.mp4", size=(640, 360))
     settings = Settings.from_env({}, data_dir=workdir / f"persons-{time.time_ns()}", workers=workers,
                                  features="faces", sample_fps=5)
-    with Ingestor(settings) as ingestor:
+    with Reko(settings) as ingestor:
         reports = {n: ingestor.ingest(p) for n, p in (("carphone", carphone), ("bikes", bikes), ("concat", concat))}
-        store = ingestor.persons
+        store = ingestor.persons_store
         faces = {p.person_id: store.faces_of(p.person_id) for p in store.list()}
     carphone_id, bikes_id = reports["carphone"].video_id, reports["bikes"].video_id
     concat_id = reports["concat"].video_id

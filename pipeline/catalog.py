@@ -1,8 +1,12 @@
 """The video catalog (SQLite in the data dir; DynamoDB's role on AWS).
 
-One row per video: file facts from the probe, ingest ``status`` (``ingesting`` → ``ready``, or
-``failed``), counters, and ``checkpoint_ms``: the ``frame_ms`` of the last frame document
-written to the index, from which an interrupted ingest resumes.
+One row per video: file facts from the probe, ingest ``status`` (``queued`` → ``ingesting`` →
+``ready``, or ``failed``; ``deleting`` while a delete waits for a running ingest), counters, and
+``checkpoint_ms``: the ``frame_ms`` of the last frame document written to the index, from which
+an interrupted ingest resumes.
+
+:meth:`Catalog.video_lock` is the per-video lock every ingest and delete holds (a file lock, so
+it works between processes and is released by the kernel when a holder dies, even by SIGKILL).
 """
 
 from __future__ import annotations
@@ -10,9 +14,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+from ..errors import FaultError, StorageError
+from . import ids
+
+STATUSES = ("queued", "ingesting", "ready", "failed", "deleting")
+LOCK_TIMEOUT_S = 6 * 3600.0  #: how long to wait for another ingest of the same video to end
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -67,11 +78,38 @@ class Catalog:
     """Video records in ``<data dir>/catalog.db``; safe to share between threads."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        from .sqlite_util import connect
+
+        self.path = Path(path)
+        self._db = connect(self.path, SCHEMA, what="catalog", named_rows=True)
         self._lock = threading.Lock()
+        self._locks_dir = self.path.parent / "locks"
+
+    @contextmanager
+    def video_lock(self, video_id: str, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+        """Hold the lock of one video (blocking up to ``timeout_s``): one ingest or delete of a
+        video at a time, across threads and processes.
+
+        Raises:
+            FaultError: the lock was not free within ``timeout_s``.
+        """
+        import filelock
+
+        try:
+            self._locks_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError("the data directory cannot be written", detail=str(exc)) from None
+        lock = filelock.FileLock(self._locks_dir / f"{ids.video_id(video_id)}.lock",
+                                 thread_local=False)
+        try:
+            lock.acquire(timeout=timeout_s)
+        except filelock.Timeout:
+            raise FaultError(f"video {video_id} is busy (being ingested or deleted); try again "
+                             "later") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def get(self, video_id: str) -> VideoRecord | None:
         """The record of ``video_id``, or None."""
@@ -79,10 +117,14 @@ class Catalog:
             row = self._db.execute("SELECT * FROM videos WHERE video_id = ?", (video_id,)).fetchone()
         return VideoRecord(**dict(row)) if row else None
 
-    def list(self) -> list[VideoRecord]:
-        """Every record, newest first."""
+    def list(self, statuses: tuple[str, ...] = ()) -> list[VideoRecord]:
+        """Every record (or those in one of ``statuses``), newest first."""
+        sql, params = "SELECT * FROM videos", ()
+        if statuses:
+            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            params = statuses
         with self._lock:
-            rows = self._db.execute("SELECT * FROM videos ORDER BY created_at DESC").fetchall()
+            rows = self._db.execute(sql + " ORDER BY created_at DESC", params).fetchall()
         return [VideoRecord(**dict(r)) for r in rows]
 
     def start(self, video_id: str, filename: str, stored_path: str, duration_ms: int, width: int,
@@ -107,6 +149,8 @@ class Catalog:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        if fields.get("status", STATUSES[0]) not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._lock, self._db:
             self._db.execute(f"UPDATE videos SET {sets}, updated_at = ? WHERE video_id = ?",

@@ -43,10 +43,8 @@ Every output is MP4 with the ``moov`` atom first (``+faststart``), ready for bro
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
 import tempfile
 import time
 import zipfile
@@ -56,7 +54,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import FfmpegError, MediaError
-from .media import ffmpeg_path
+from .media import clean_stderr, run_ffmpeg, run_ffprobe
 
 #: libx264 settings of the re-encoded parts (smart cut's partial GOPs and full re-encodes).
 X264_PRESET = "superfast"
@@ -237,9 +235,9 @@ def cut_clips_zip(src_by_video: dict[str, Path], segments: Iterable[tuple[str, i
 def _probe_source(src: Path, start_ms: int, end_ms: int) -> _Source:
     """One ffprobe run: streams, format and the video packets near both cut points."""
     if not src.is_file():
-        raise MediaError(f"{src}: no such file")
+        raise MediaError(f"{src.name}: no such file")
     if src.stat().st_size == 0:
-        raise MediaError(f"{src}: the file is empty (0 bytes); upload the whole video")
+        raise MediaError(f"{src.name}: the file is empty (0 bytes); upload the whole video")
     windows = _windows(start_ms / 1000, end_ms / 1000, 0.0)
     data = _ffprobe(src, windows)
     fmt = data.get("format", {})
@@ -247,11 +245,11 @@ def _probe_source(src: Path, start_ms: int, end_ms: int) -> _Source:
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not s.get("disposition", {}).get("attached_pic")), None)
     if video is None:
-        raise MediaError(f"{src}: contains no video stream (format {fmt.get('format_name')})")
+        raise MediaError(f"{src.name}: contains no video stream (format {fmt.get('format_name')})")
     start_s = _float(fmt.get("start_time")) or 0.0
     duration_s = _float(fmt.get("duration")) or _float(video.get("duration"))
     if not duration_s or duration_s <= 0:
-        raise MediaError(f"{src}: has no duration; the file is probably truncated")
+        raise MediaError(f"{src.name}: has no duration; the file is probably truncated")
     if abs(start_s) > 0.25:  # windows were placed assuming the video starts at 0: read again
         windows = _windows(start_ms / 1000, end_ms / 1000, start_s)
         data = _ffprobe(src, windows)
@@ -273,17 +271,17 @@ def _windows(start_s: float, end_s: float, origin_s: float) -> list[tuple[float,
 
 
 def _ffprobe(src: Path, windows: Sequence[tuple[float, float]]) -> dict:
-    cmd = [ffmpeg_path("ffprobe"), "-v", "error", "-of", "json", "-show_format", "-show_streams"]
+    args = ["-show_format", "-show_streams"]
     if windows:
-        cmd += ["-show_entries", "packet=stream_index,pts,dts,duration,flags", "-read_intervals",
-                ",".join(f"{a:.6f}%{b:.6f}" for a, b in windows)]
-    cmd.append(str(src))
-    proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        tail = _tail(proc.stderr).replace(f"{src}: ", "")
-        raise MediaError(f"{src}: not a readable video ({tail or 'ffprobe failed'}); check that "
-                         "the file is a complete video (mp4, mov, mkv, ...)")
-    return json.loads(proc.stdout or b"{}")
+        args += ["-show_entries", "packet=stream_index,pts,dts,duration,flags", "-read_intervals",
+                 ",".join(f"{a:.6f}%{b:.6f}" for a, b in windows)]
+    try:
+        return run_ffprobe([*args, str(src)], f"probing {src.name}")
+    except FfmpegError as exc:
+        if getattr(exc, "returncode", 0) <= 0:
+            raise
+        raise MediaError(f"{src.name}: not a readable video ({clean_stderr(exc.detail, src) or 'ffprobe failed'}); "
+                         "check that the file is a complete video (mp4, mov, mkv, ...)") from None
 
 
 def _video_packets(data: dict, v_index: int) -> list[_Packet]:
@@ -357,12 +355,12 @@ def _plan(source: _Source, start_ms: int, end_ms: int) -> _Plan:
     end_t = _ticks(origin + end_ms / 1000, tb)
     by_pts = sorted(source.packets, key=lambda p: p.pts)
     if not by_pts:
-        raise MediaError(f"{source.path}: no video frames near {start_ms}-{end_ms} ms; "
+        raise MediaError(f"{source.path.name}: no video frames near {start_ms}-{end_ms} ms; "
                          "the file is probably truncated")
     frame = _frame_ticks(source, by_pts)
     from_start = [p for p in by_pts if p.pts >= start_t - tol]
     if not from_start:
-        raise MediaError(f"{source.path}: no video frame at or after {start_ms} ms")
+        raise MediaError(f"{source.path.name}: no video frame at or after {start_ms} ms")
     first = from_start[0]
     before_end = [p for p in by_pts if first.pts <= p.pts < end_t - tol]
     last = before_end[-1] if before_end else first
@@ -507,7 +505,7 @@ def _cut_smart(source: _Source, plan: _Plan, out: Path, tmp_dir: Path) -> ClipRe
     concat = tmp_dir / "parts.ffconcat"
     concat.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-v", "error",
+    cmd = ["-hide_banner", "-v", "error",
            "-f", "concat", "-safe", "0", "-i", str(concat)]
     maps = ["-map", "0:v:0"]
     if source.audio is not None:
@@ -527,7 +525,7 @@ def _copy_video_only(source: _Source, entry: list[str], tmp_dir: Path) -> Path:
     concat = tmp_dir / "middle.ffconcat"
     concat.write_text("ffconcat version 1.0\n" + "\n".join(entry) + "\n", encoding="utf-8")
     out = tmp_dir / "middle.mp4"
-    _run([ffmpeg_path(), "-nostdin", "-hide_banner", "-v", "error", "-f", "concat", "-safe", "0",
+    _run(["-hide_banner", "-v", "error", "-f", "concat", "-safe", "0",
           "-i", str(concat), "-map", f"0:{source.v_index}", "-c", "copy",
           "-video_track_timescale", str(source.tb.denominator), "-f", "mp4", "-y", str(out)],
          f"copying the middle of {source.path.name}")
@@ -542,7 +540,7 @@ def _encode_parts(source: _Source, jobs: Sequence[tuple[Path, int, int, int]], d
     B-frames, pts from 0 and DTS = PTS − ``delay``. One process for both edges saves a process
     start-up (about as much CPU as a whole stream copy); decoders and libx264 are threaded."""
     v, tb = source.v, source.tb
-    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-v", "error", "-copyts"]
+    cmd = ["-hide_banner", "-v", "error", "-copyts"]
     for _, seek, _, _ in jobs:
         cmd += ["-noaccurate_seek", *_seek_args(source, seek, frame), "-i", str(source.path)]
     pix_fmt = {"yuvj420p": "yuv420p", "yuvj422p": "yuv422p", "yuvj444p": "yuv444p",
@@ -570,7 +568,7 @@ def _cut_reencode(source: _Source, plan: _Plan, out: Path) -> ClipReport:
     first_s = float(plan.first * tb)
     dur_s = float((plan.end - plan.first) * tb)
     vf = [f"trim=start_pts={plan.first}:end_pts={plan.end}", "setpts=PTS-STARTPTS"]
-    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-v", "error", "-copyts",
+    cmd = ["-hide_banner", "-v", "error", "-copyts",
            "-noaccurate_seek", *_seek_args(source, plan.seek, plan.frame), "-i", str(source.path),
            "-map", f"0:{source.v_index}", "-vf", ",".join(vf), "-fps_mode", "passthrough",
            "-enc_time_base:v", "-1", "-c:v", "libx264", "-preset", X264_PRESET,
@@ -588,7 +586,7 @@ def _cut_reencode(source: _Source, plan: _Plan, out: Path) -> ClipReport:
 
 
 def _cut_copy(source: _Source, start_ms: int, end_ms: int, out: Path) -> ClipReport:
-    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-v", "error",
+    cmd = ["-hide_banner", "-v", "error",
            "-ss", f"{start_ms / 1000:.3f}", "-i", str(source.path), "-t", f"{(end_ms - start_ms) / 1000:.3f}",
            "-map", f"0:{source.v_index}"]
     if source.audio is not None:
@@ -642,11 +640,7 @@ def _color_args(v: dict) -> list[str]:
 
 
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        stderr = proc.stderr.decode("utf-8", "replace")
-        raise FfmpegError(f"{what} failed (ffmpeg exit {proc.returncode}): {_tail(stderr)}; "
-                          "check that the source plays and that the disk is not full", stderr)
+    run_ffmpeg(cmd, what)
 
 
 def _quote(path: Path) -> str:
@@ -685,9 +679,3 @@ def _float(value) -> float | None:
     except (TypeError, ValueError):
         return None
 
-
-def _tail(stderr: bytes | str | None, lines: int = 3) -> str:
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode("utf-8", "replace")
-    kept = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])

@@ -3,15 +3,23 @@
 Idempotent and resumable:
 
 * ``video_id`` is a content hash, so ingesting the same bytes again (under any name) finds the
-  catalog record and adds nothing;
+  catalog record and adds nothing; two ingests of the same bytes at once are serialised by the
+  catalog's per-video lock (the second finds the first's result);
 * a frame document is written only once its span is final (when the next kept frame is known),
   in batches, each followed by the catalog's ``checkpoint_ms``; an ingest killed at any point
   re-runs sampling and the (deterministic) duplicate decisions, skips analysis of frames up to
   the checkpoint, and ends with the same index as an uninterrupted run (writes are upserts).
 
-Bad input (not a video, empty, truncated) raises :class:`MediaError` and leaves nothing behind:
-the probe runs before anything is written, and a truncation found while decoding removes the
-catalog record, the documents and the stored files.
+What happens to data depends on why an ingest stops (see :mod:`reko.errors`):
+
+* bad input (:class:`MediaError`: not a video, empty, truncated, too long) leaves nothing
+  behind: the probe runs before anything is written, and a truncation found while decoding
+  removes the catalog record, the documents and the stored files;
+* a fault (ffmpeg missing or killed, the index down, a full disk, a dead worker) keeps
+  everything: the record becomes ``failed`` with its checkpoint and the next run resumes;
+* a shutdown (``should_stop``) puts the record back to ``queued`` to resume at the next start;
+* a delete while ingesting (status ``deleting``) stops the ingest at its next batch and removes
+  everything, so no document of a deleted video appears afterwards.
 """
 
 from __future__ import annotations
@@ -27,16 +35,15 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import AnalyzerError, MediaError, RekoError
+from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError)
 from ..settings import Settings
-from .analysis import make_client
 from .analyze import analyse_frame, init_worker, label_fields
 from .catalog import Catalog
 from .dedup import DuplicateFilter
-from .index import IndexBackend, open_index
-from .media import encode_jpeg, probe, sample_frames
+from .index import IndexBackend
+from .media import VideoInfo, encode_jpeg, probe, sample_frames
 from .persons import PersonStore
-from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage
+from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage, video_suffix
 
 BATCH_DOCS = 16  #: documents per index write (and checkpoint)
 BATCH_SECONDS = 3.0  #: …or fewer, when this long has passed since the last write
@@ -54,10 +61,23 @@ def content_id(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_duration(info: VideoInfo, settings: Settings) -> None:
+    """Refuse a video longer than ``REKO_MAX_VIDEO_SECONDS`` before any work starts.
+
+    Raises:
+        MediaError: the video is too long.
+    """
+    limit_s = settings.max_video_seconds
+    if info.duration_ms > limit_s * 1000:
+        raise MediaError(f"the video lasts {info.duration_ms / 3_600_000:.1f} h, longer than the "
+                         f"{limit_s / 3600:g} h this server accepts (REKO_MAX_VIDEO_SECONDS); cut "
+                         "it into parts")
+
+
 def remove_video(video_id: str, index: IndexBackend, storage: LocalStorage, catalog: Catalog,
                  persons: PersonStore | None) -> bool:
     """Remove a video's faces (and persons left without faces), documents, stored files and
-    catalog record; True if the record existed."""
+    catalog record; True if the record existed. Call it holding the video's lock."""
     if persons is not None:
         persons.forget_frames(video_id, -1)
     index.delete_video(video_id)
@@ -101,26 +121,26 @@ class _Kept:
 
 
 class Ingestor:
-    """Ingests videos into one index/catalog/storage; the worker pool is created on first use
-    and reused for every video (models load once per worker)."""
+    """Ingests videos into the catalog, index and storage it is given (the application layer
+    owns them); the worker pool is created on first use and reused for every video (models load
+    once per worker). ``person_store`` returns the person store, created on first use."""
 
-    def __init__(self, settings: Settings, index: IndexBackend | None = None,
+    def __init__(self, settings: Settings, catalog: Catalog, index: IndexBackend,
+                 storage: LocalStorage, person_store: Callable[[], PersonStore],
                  progress: ProgressFn | None = None):
         self.settings = settings
-        self.index = index or open_index(settings.resolved_index_url)
-        self.catalog = Catalog(settings.data_dir / "catalog.db")
-        self.storage = LocalStorage(settings.data_dir)
+        self.catalog = catalog
+        self.index = index
+        self.storage = storage
+        self._person_store = person_store
         self.progress = progress
         self.features = list(settings.feature_list)
         self._pool: ProcessPoolExecutor | None = None
-        self._persons: PersonStore | None = None
 
     @property
     def persons(self) -> PersonStore:
-        """The person store (face collection client in this process), created on first use."""
-        if self._persons is None:
-            self._persons = PersonStore(self.settings, make_client(self.settings.analyzer, self.settings.data_dir))
-        return self._persons
+        """The person store (face collection client in this process)."""
+        return self._person_store()
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -131,57 +151,64 @@ class Ingestor:
         return self._pool
 
     def close(self) -> None:
-        """Stop the worker pool and close the catalog."""
+        """Stop the worker pool (the stores belong to the caller)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
-        if self._persons is not None:
-            self._persons.close()
-        self.catalog.close()
 
-    def __enter__(self) -> "Ingestor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def ingest(self, path: str | Path, filename: str | None = None) -> IngestReport:
+    def ingest(self, path: str | Path, filename: str | None = None,
+               should_stop: Callable[[], bool] | None = None) -> IngestReport:
         """Ingest one video file; ``filename`` is the name shown to users (default: the path's).
+        ``should_stop`` is polled between frames; when it returns True the ingest stops and
+        resumes on the next run.
 
         Raises:
-            MediaError: not a video, empty or truncated (nothing is left behind).
-            AnalyzerError, IndexBackendError: analysis or indexing failed; the record stays
-                ``failed`` with its checkpoint, and the next run resumes.
+            MediaError: not a video, empty, truncated or too long (nothing is left behind).
+            IngestInterrupted: ``should_stop`` said so; the record is ``queued`` again.
+            IngestCancelled: the video was deleted meanwhile (nothing of it is left).
+            FaultError (AnalyzerError, IndexBackendError, FfmpegError, StorageError): the
+                record stays ``failed`` with its checkpoint, and the next run resumes.
         """
         started = time.perf_counter()
         path = Path(path)
-        info = probe(path)
-        video_id = content_id(path)
         filename = filename or path.name
-        report = IngestReport(video_id=video_id, filename=filename, duration_ms=info.duration_ms)
-        record = self.catalog.get(video_id)
-        if record is not None and record.status == "ready":
-            report.already_indexed = True
-            report.frames_sampled, report.frames_analysed = record.frames_sampled, record.frames_analysed
-            return report
-        stored = self.storage.put_video(path, video_id)
-        if "faces" in self.features:
-            self.persons.ensure_collection()
-            if record is not None:  # an interrupted run: drop faces past its checkpoint
-                self.persons.forget_frames(video_id, record.checkpoint_ms)
-        known_persons = {p.person_id for p in self.persons.list()} if "faces" in self.features else set()
-        record = self.catalog.start(video_id, filename, str(stored), info.duration_ms, info.width,
-                                    info.height, info.fps, info.size_bytes)
         try:
-            self._run(info, video_id, record.checkpoint_ms, report)
-        except MediaError:
-            self.delete(video_id)
-            raise
-        except BaseException as exc:
-            self.catalog.update(video_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
-            raise
-        self.catalog.update(video_id, status="ready", frames_sampled=report.frames_sampled,
-                            frames_analysed=report.frames_analysed + report.frames_resumed)
+            info = probe(path)
+            check_duration(info, self.settings)
+        except MediaError as exc:
+            raise MediaError(f"{filename}: {exc}", detail=exc.detail) from None
+        video_id = content_id(path)
+        with self.catalog.video_lock(video_id):
+            report = IngestReport(video_id=video_id, filename=filename, duration_ms=info.duration_ms)
+            record = self.catalog.get(video_id)
+            if record is not None and record.status == "ready":
+                report.already_indexed = True
+                report.frames_sampled, report.frames_analysed = record.frames_sampled, record.frames_analysed
+                return report
+            stored = self.storage.put_video(path, video_id, video_suffix(filename, info.format_name))
+            if "faces" in self.features:
+                self.persons.ensure_collection()
+                if record is not None:  # an interrupted run: drop faces past its checkpoint
+                    self.persons.forget_frames(video_id, record.checkpoint_ms)
+            known_persons = {p.person_id for p in self.persons.list()} if "faces" in self.features else set()
+            self.catalog.start(video_id, filename, str(stored), info.duration_ms, info.width,
+                               info.height, info.fps, info.size_bytes)
+            try:
+                self._run(info, video_id,
+                          record.checkpoint_ms if record else -1, report, should_stop)
+            except (MediaError, IngestCancelled) as exc:
+                self.delete(video_id)
+                if isinstance(exc, MediaError):
+                    raise MediaError(f"{filename}: {exc}", detail=exc.detail) from None
+                raise
+            except IngestInterrupted:
+                self.catalog.update(video_id, status="queued", error="")
+                raise
+            except BaseException as exc:
+                self.catalog.update(video_id, status="failed", error=failure_text(exc))
+                raise
+            self.catalog.update(video_id, status="ready", error="", frames_sampled=report.frames_sampled,
+                                frames_analysed=report.frames_analysed + report.frames_resumed)
         if "faces" in self.features or report.missing.get("faces"):
             docs = self.index.frames(video_id)
             report.faces_found = sum(len(d.get("faces", [])) for d in docs)
@@ -191,12 +218,28 @@ class Ingestor:
         return report
 
     def delete(self, video_id: str) -> bool:
-        """Remove everything of a video (see :func:`remove_video`); True if it existed."""
+        """Remove everything of a video (see :func:`remove_video`); True if it existed. The
+        caller holds the video's lock."""
         return remove_video(video_id, self.index, self.storage, self.catalog,
                             self.persons if "faces" in self.features else None)
 
-    def _run(self, info, video_id: str, checkpoint_ms: int, report: IngestReport) -> None:
+    def _run(self, info: VideoInfo, video_id: str, checkpoint_ms: int, report: IngestReport,
+             should_stop: Callable[[], bool] | None) -> None:
         settings = self.settings
+        last_check = time.monotonic()
+
+        def check_alive(force: bool = False) -> None:
+            """Stop for a shutdown (every frame) or a delete (catalog, every BATCH_SECONDS)."""
+            nonlocal last_check
+            if should_stop is not None and should_stop():
+                raise IngestInterrupted(f"stopped while ingesting {report.filename}; it resumes "
+                                        "at the next start")
+            if force or time.monotonic() - last_check > BATCH_SECONDS:
+                last_check = time.monotonic()
+                record = self.catalog.get(video_id)
+                if record is None or record.status == "deleting":
+                    raise IngestCancelled(f"{report.filename} was deleted while it was being ingested")
+
         expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
         dedup = DuplicateFilter(settings.dedup_threshold_cells)
         pending: deque[_Kept] = deque()
@@ -207,6 +250,7 @@ class Ingestor:
         def flush() -> None:
             nonlocal last_flush
             if batch:
+                check_alive(force=True)
                 self.index.index_frames(batch)
                 self.catalog.update(video_id, checkpoint_ms=batch[-1]["frame_ms"],
                                     frames_sampled=report.frames_sampled,
@@ -228,6 +272,7 @@ class Ingestor:
                     flush()
 
         for frame in sample_frames(info, settings.sample_fps, settings.max_frame_side_px):
+            check_alive()
             report.frames_sampled += 1
             if self.progress:
                 self.progress(report.filename, report.frames_sampled, expected)
@@ -253,6 +298,7 @@ class Ingestor:
             pending[-1].end_ms, pending[-1].closed = max(info.duration_ms, pending[-1].frame_ms + 1), True
         drain(block=True)
         flush()
+        check_alive(force=True)
 
     def _result(self, kept: _Kept) -> dict[str, Any]:
         """The analysis result of a kept frame; failures become AnalyzerError naming the frame."""
@@ -294,3 +340,13 @@ class Ingestor:
             "analyzer": self.settings.analyzer,
             **fields,
         }
+
+
+def failure_text(exc: BaseException) -> str:
+    """What to store as a failed record's ``error``: a reko error's message (safe to show), or
+    a generic sentence for anything else (the details belong in the log)."""
+    if isinstance(exc, RekoError):
+        return str(exc)[:500]
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted; run the ingest again to resume"
+    return f"unexpected error ({type(exc).__name__}); run the ingest again to resume"

@@ -1,15 +1,23 @@
-"""The one ffmpeg wrapper: probe videos and stream sampled frames with exact timestamps.
+"""The one ffmpeg wrapper: probe videos, stream sampled frames with exact timestamps, and run
+every other ffmpeg/ffprobe command reko needs (:func:`run_ffmpeg`, :func:`run_ffprobe`).
 
-ffmpeg-python builds argument lists (never shell strings); the binaries are looked up lazily on
-first use, every run gets ``-nostdin`` and stderr is captured into :class:`FfmpegError`.
+Argument lists only (never shell strings; ffmpeg-python builds the sampling graph); the binaries
+are looked up lazily on first use, every run gets ``-nostdin`` and stderr is captured.
+
+Errors split by cause: :class:`MediaError` only when the *file* is proven bad (ffprobe ran and
+rejected it, or decoding ended early with ffmpeg exiting normally); a missing binary, a killed
+process (negative exit status) or any other failure is an :class:`FfmpegError`, a fault that
+must never lead to deleting anything. Messages carry no server path or memory address.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import queue
 import re
 import shutil
+import subprocess
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -36,6 +44,52 @@ def ffmpeg_path(name: str = "ffmpeg") -> str:
     return found
 
 
+_ADDRESS = re.compile(r"\[[^\]]*@ ?0x[0-9a-fA-F]+\]\s*")
+
+
+def clean_stderr(stderr: bytes | str | None, *paths: Path | str, lines: int = 3) -> str:
+    """The last ``lines`` non-empty lines of ffmpeg's stderr, joined with `` | ``, with the
+    ``[demuxer @ 0x…]`` prefixes and the given ``paths`` removed: safe to show to a user."""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    text = _ADDRESS.sub("", stderr or "")
+    for path in paths:
+        text = text.replace(f"{path}: ", "").replace(str(path), Path(path).name)
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+def run_ffmpeg(args: list[str], what: str, tool: str = "ffmpeg") -> subprocess.CompletedProcess:
+    """Run ``ffmpeg`` (or ``ffprobe``) with ``args`` (``-nostdin`` added for ffmpeg), capturing
+    stdout and stderr.
+
+    Raises:
+        FfmpegError: the binary is missing, was killed, or exited non-zero (``what`` says what
+            was being done; ``stderr`` and ``returncode`` are attributes of the error).
+    """
+    cmd = [ffmpeg_path(tool), *(["-nostdin"] if tool == "ffmpeg" else []), *args]
+    proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        stderr = proc.stderr.decode("utf-8", "replace")
+        cause = (f"{tool} was killed (signal {-proc.returncode})" if proc.returncode < 0
+                 else f"{tool} exit {proc.returncode}")
+        error = FfmpegError(f"{what} failed ({cause}); check that the source plays and that the "
+                            "disk is not full, then try again", detail=stderr[-2000:])
+        error.returncode = proc.returncode
+        raise error
+    return proc
+
+
+def run_ffprobe(args: list[str], what: str) -> dict:
+    """Run ``ffprobe -v error -of json`` with ``args`` and parse its JSON output.
+
+    Raises:
+        FfmpegError: as :func:`run_ffmpeg` (a non-zero exit included).
+    """
+    proc = run_ffmpeg(["-v", "error", "-of", "json", *args], what, tool="ffprobe")
+    return json.loads(proc.stdout or b"{}")
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What ffprobe says about a video file.
@@ -58,40 +112,40 @@ class VideoInfo:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Probe ``path`` with ffprobe and check that it is a playable video.
+    """Probe ``path`` with ffprobe and check that it is a playable video. Messages do not name
+    the file (callers prefix the name the user knows).
 
     Raises:
         MediaError: the file is missing, empty, not a video, has no video stream or no duration.
-        FfmpegError: ffprobe is missing.
+        FfmpegError: ffprobe is missing or was killed.
     """
-    import ffmpeg  # ffmpeg-python
-
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError("no such file")
     size = path.stat().st_size
     if size == 0:
-        raise MediaError(f"{path}: the file is empty (0 bytes); upload the whole video")
+        raise MediaError("the file is empty (0 bytes); upload the whole video")
     try:
-        data = ffmpeg.probe(str(path), cmd=ffmpeg_path("ffprobe"), v="error")
-    except ffmpeg.Error as exc:
-        tail = _tail(exc.stderr)
-        raise MediaError(f"{path}: not a readable video ({tail or 'ffprobe failed'}); "
+        data = run_ffprobe(["-show_format", "-show_streams", str(path)], "probing the video")
+    except FfmpegError as exc:
+        if getattr(exc, "returncode", 0) <= 0:
+            raise
+        raise MediaError(f"not a readable video ({clean_stderr(exc.detail, path) or 'ffprobe failed'}); "
                          "check that the file is a complete video (mp4, mov, mkv, ...)") from None
     video = next((s for s in data.get("streams", []) if s.get("codec_type") == "video"
                   and not s.get("disposition", {}).get("attached_pic")), None)
     fmt = data.get("format", {})
     if video is None:
-        raise MediaError(f"{path}: contains no video stream (format {fmt.get('format_name')})")
+        raise MediaError(f"contains no video stream (format {fmt.get('format_name')})")
     if fmt.get("format_name", "").startswith(("image2", "png_pipe", "jpeg_pipe", "tty")):
-        raise MediaError(f"{path}: is a still image or text, not a video")
+        raise MediaError("is a still image or text, not a video")
     audio = next((s for s in data["streams"] if s.get("codec_type") == "audio"), None)
     duration = _float(fmt.get("duration")) or _float(video.get("duration"))
     if not duration or duration <= 0:
-        raise MediaError(f"{path}: has no duration; the file is probably truncated")
+        raise MediaError("has no duration; the file is probably truncated")
     fps = _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate"))
     if not fps:
-        raise MediaError(f"{path}: video stream has no frame rate")
+        raise MediaError("the video stream has no frame rate")
     rotation = _rotation(video)
     width, height = int(video["width"]), int(video["height"])
     if rotation in (90, 270):
@@ -130,8 +184,9 @@ def sample_frames(info: VideoInfo, fps: float, max_side_px: int = 1920) -> Itera
     ffmpeg process and read from a pipe one at a time: memory does not grow with video length.
 
     Raises:
-        MediaError: the video is truncated or corrupt (decoding stopped well before its duration).
-        FfmpegError: ffmpeg is missing or failed.
+        MediaError: the video is truncated or corrupt: ffmpeg ended normally but decoding
+            stopped well before the duration (proven bad input).
+        FfmpegError: ffmpeg is missing, was killed or failed (a fault: keep everything).
     """
     import ffmpeg
 
@@ -172,15 +227,16 @@ def sample_frames(info: VideoInfo, fps: float, max_side_px: int = 1920) -> Itera
         proc.stdout.close()
     stderr = "\n".join(errors)
     if code != 0:
-        raise FfmpegError(f"{info.path}: ffmpeg failed while decoding (exit {code}): "
-                          f"{_tail(stderr)}", stderr)
+        cause = f"ffmpeg was killed (signal {-code})" if code < 0 else f"ffmpeg exit {code}"
+        raise FfmpegError(f"decoding the video failed ({cause}); run the ingest again to resume",
+                          detail=stderr)
     interval_ms = 1000 / fps
     # A complete file decodes up to its last interval; a truncated one stops early. Allow two
     # sampling intervals plus 1 s of slack for containers whose duration includes audio tail.
     if last_ms < info.duration_ms - 2 * interval_ms - 1000 or "partial file" in stderr:
         raise MediaError(
-            f"{info.path}: the video is truncated or corrupt: frames decode only up to "
-            f"{max(last_ms, 0)} ms of {info.duration_ms} ms; re-export or re-upload the whole file")
+            f"the video is truncated or corrupt: frames decode only up to {max(last_ms, 0)} ms "
+            f"of {info.duration_ms} ms; re-export or re-upload the whole file")
 
 
 def _read_exact(pipe, n: int) -> bytes | None:
@@ -227,15 +283,20 @@ def decode_image(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise MediaError(f"not a readable image: {exc}") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise MediaError("not a readable image: send a JPEG or PNG photo") from None
 
 
-def _tail(stderr: bytes | str | None, lines: int = 3) -> str:
-    if isinstance(stderr, bytes):
-        stderr = stderr.decode("utf-8", "replace")
-    kept = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels read from an image's header without decoding its pixels, or
+    None when the bytes are not an image Pillow knows."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
 
 
 def _float(value) -> float | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any
 
 from ..errors import NotFoundError, QueryError, RekoError
 from ..settings import Settings
+from .sqlite_util import connect
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -107,10 +107,7 @@ class PersonStore:
         self.settings = settings
         self.client = client
         self.collection_id = settings.face_collection
-        path = settings.data_dir / "persons.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.executescript(SCHEMA)
+        self._db = connect(settings.data_dir / "persons.db", SCHEMA, what="person store")
         self._lock = threading.RLock()
         self._collection_ready = False
 

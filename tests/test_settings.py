@@ -9,9 +9,13 @@ from reko.settings import Settings
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_defaults_point_to_the_embedded_index():
+def test_defaults_point_to_the_embedded_index(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     s = Settings.from_env({})
-    assert s.data_dir == Path("reko-data")
+    # the relative default is resolved once, against the working directory at read time
+    assert s.data_dir == tmp_path / "reko-data" and s.data_dir.is_absolute()
+    monkeypatch.chdir("/")
+    assert s.data_dir == tmp_path / "reko-data"
     assert s.resolved_index_url.startswith("sqlite:////") and s.resolved_index_url.endswith("/reko-data/index.db")
     assert s.analyzer == "local" and s.sample_fps == 1.0
 
@@ -29,6 +33,12 @@ def test_environment_values_are_parsed_into_their_types(tmp_path):
 def test_bad_values_raise_a_settings_error_naming_the_variable(env):
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env(env)
+
+
+def test_a_data_dir_that_is_a_file_is_a_settings_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SettingsError, match="REKO_DATA_DIR.*is a file"):
+        Settings.from_env({"REKO_DATA_DIR": str(tmp_path / "file")})
 
 
 def test_every_setting_is_documented_in_the_readme():

@@ -1,28 +1,39 @@
 """The reko web app: a Flask app factory serving the static search site and a JSON API.
 
 ``create_app(settings)`` builds everything; nothing (no index, no catalog, no client) is
-created at import time. One blueprint per area: search, videos, clips, meta (OpenAPI), site.
+created at import time. Handlers are thin: parse the request, call one use-case of the
+application layer (:class:`reko.app.Reko`, in ``app.extensions["reko"]``), format JSON. One
+blueprint per area: search, videos, clips, persons, meta (OpenAPI), site.
 """
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import RekoError
+from ..app import Reko
+from ..errors import RekoError, TooManyRequestsError
 from ..settings import Settings
+from .common import UploadRequest
 from .security import install_security
-from .services import Services
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """A configured Flask app over ``settings`` (default: from the environment)."""
-    settings = settings or Settings.from_env()
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.config["JSON_SORT_KEYS"] = False
-    app.json.ensure_ascii = False
-    app.extensions["reko"] = Services(settings)
+def create_app(settings: Settings | None = None, app: Reko | None = None,
+               bound_host: str | None = None) -> Flask:
+    """A configured Flask app over ``app`` (default: a new :class:`Reko` from ``settings``,
+    itself from the environment). ``bound_host`` is the address ``reko serve`` listens on; it
+    joins the default Host allow-list."""
+    settings = settings or (app.settings if app else Settings.from_env())
+    web = Flask(__name__, static_folder=None)
+    web.request_class = UploadRequest
+    # every body is limited to REKO_MAX_REQUEST_BYTES; the upload route raises it for itself
+    web.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    web.json.ensure_ascii = False  # type: ignore[attr-defined]
+    web.extensions["reko"] = app or Reko(settings)
 
     from .api_clips import bp as clips_bp
     from .api_meta import bp as meta_bp
@@ -32,21 +43,30 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .site import bp as site_bp
 
     for bp in (search_bp, videos_bp, clips_bp, persons_bp, meta_bp, site_bp):
-        app.register_blueprint(bp)
-    install_security(app, settings)
+        web.register_blueprint(bp)
+    install_security(web, settings, bound_host)
 
-    @app.errorhandler(RekoError)
+    @web.errorhandler(RekoError)
     def reko_error(exc: RekoError):
-        return jsonify(error=type(exc).__name__, message=str(exc)), exc.http_status
+        if exc.http_status >= 500:
+            log.warning("%s: %s (%s)", type(exc).__name__, exc, exc.detail)
+        response = jsonify(error=type(exc).__name__, message=str(exc))
+        if isinstance(exc, TooManyRequestsError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response, exc.http_status
 
-    @app.errorhandler(HTTPException)
+    @web.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return jsonify(error=exc.name, message=exc.description), exc.code
+        message = exc.description
+        if exc.code == 413:
+            message = ("the request is too large: videos up to REKO_MAX_UPLOAD_BYTES, other "
+                       "requests up to REKO_MAX_REQUEST_BYTES")
+        return jsonify(error=exc.name, message=message), exc.code
 
-    @app.errorhandler(Exception)
+    @web.errorhandler(Exception)
     def unexpected(exc: Exception):
-        app.logger.exception("unhandled error")
+        web.logger.exception("unhandled error")
         return jsonify(error="Internal Server Error",
                        message="reko hit an unexpected error; the server log has the details"), 500
 
-    return app
+    return web

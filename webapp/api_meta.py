@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from .. import __version__
-from .common import services
+from .common import reko
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
 
@@ -171,4 +171,4 @@ def openapi():
 @bp.get("/health")
 def health():
     """Liveness plus index statistics."""
-    return jsonify(ok=True, **services().index.stats(), **services().status())
+    return jsonify(reko().health())

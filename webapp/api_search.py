@@ -8,8 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from ..pipeline.index import SearchQuery
 from ..pipeline.index.base import normalize_text, parse_terms
-from ..pipeline.search import search
-from .common import int_arg, services
+from .common import int_arg, reko
 
 bp = Blueprint("search", __name__, url_prefix="/api")
 
@@ -19,14 +18,8 @@ MAX_PER_PAGE = 100
 def query_from_request() -> SearchQuery:
     """A SearchQuery from ``q``, ``person`` (id or name), ``label`` and ``video`` parameters
     (repeatable). Raises QueryError for an unknown person."""
-    persons: list[str] = []
-    for value in request.args.getlist("person"):
-        if value:
-            persons += services().persons.resolve(value)
-    return SearchQuery(text=request.args.get("q", ""),
-                       person_ids=tuple(dict.fromkeys(persons)),
-                       labels=tuple(label for label in request.args.getlist("label") if label),
-                       video_ids=tuple(v for v in request.args.getlist("video") if v))
+    return reko().query(request.args.get("q", ""), request.args.getlist("person"),
+                        request.args.getlist("label"), request.args.getlist("video"))
 
 
 def matched_lines(doc: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]:
@@ -59,7 +52,7 @@ def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple
 def search_page_json(response, page: int, per_page: int) -> dict[str, Any]:
     """One page of a :class:`~reko.pipeline.search.SearchResponse` in the API's shape."""
     query = response.query
-    filenames = {r.video_id: r.filename for r in services().catalog.list()}
+    filenames = {r.video_id: r.filename for r in reko().videos()}
     terms = parse_terms(query.text)
     page_segments = response.segments[(page - 1) * per_page: page * per_page]
     return {"query": query.text, "total_frames": response.total_frames,
@@ -71,10 +64,8 @@ def search_page_json(response, page: int, per_page: int) -> dict[str, Any]:
 @bp.get("/search")
 def search_endpoint():
     """Search; see the OpenAPI document for parameters and the response shape."""
-    svc = services()
     query = query_from_request()
     page = int_arg("page", 1, 1, 10_000)
     per_page = int_arg("per_page", 20, 1, MAX_PER_PAGE)
-    response = search(svc.settings, svc.index, svc.catalog, query,
-                      include_unsafe=request.args.get("unsafe") == "1")
+    response = reko().search(query, include_unsafe=request.args.get("unsafe") == "1")
     return jsonify(search_page_json(response, page, per_page))

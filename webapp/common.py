@@ -1,28 +1,22 @@
-"""Helpers shared by the API blueprints: services access and request parsing."""
+"""Helpers shared by the API blueprints: the application, request parsing, uploads written
+straight into the data dir, and temporary downloads that leave nothing behind."""
 
 from __future__ import annotations
 
-import re
+import tempfile
+from pathlib import Path
+from typing import IO, Any
 
-from flask import current_app, request
+from flask import Request, current_app, request, send_file
+from flask.wrappers import Response
 
-from ..errors import NotFoundError, QueryError
-from .services import Services
-
-VIDEO_ID = re.compile(r"^[0-9a-f]{16}$")
+from ..app import Reko
+from ..errors import QueryError
 
 
-def services() -> Services:
-    """The app's :class:`Services`."""
+def reko() -> Reko:
+    """The application layer of this Flask app."""
     return current_app.extensions["reko"]
-
-
-def video_record(video_id: str):
-    """The catalog record of ``video_id``. Raises NotFoundError (404) for unknown or malformed ids."""
-    record = services().catalog.get(video_id) if VIDEO_ID.match(video_id) else None
-    if record is None:
-        raise NotFoundError(f"no video {video_id!r}")
-    return record
 
 
 def int_arg(name: str, default: int, minimum: int = 0, maximum: int = 10**12) -> int:
@@ -33,7 +27,40 @@ def int_arg(name: str, default: int, minimum: int = 0, maximum: int = 10**12) ->
     try:
         value = int(raw)
     except ValueError:
-        raise QueryError(f"{name} must be an integer, got {raw[:40]!r}") from None
+        raise QueryError(f"{name} must be an integer") from None
     if not minimum <= value <= maximum:
         raise QueryError(f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+class UploadRequest(Request):
+    """A request whose uploaded files are written straight into ``<data dir>/uploads/`` (not
+    /tmp, not memory), so a video upload costs its size on disk once: the use-case then moves
+    the file into storage by rename. Files a handler did not take are removed when the request
+    ends."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        folder = reko().storage.temp_dir("uploads")
+        handle = tempfile.NamedTemporaryFile("wb+", dir=folder, prefix="upload-", suffix=".part",
+                                             delete=False)
+        self.__dict__.setdefault("_reko_uploads", []).append(Path(handle.name))
+        return handle
+
+    def close(self) -> None:
+        """Close the files and remove every upload file still in ``uploads/``."""
+        try:
+            super().close()
+        finally:
+            for path in self.__dict__.get("_reko_uploads", []):
+                path.unlink(missing_ok=True)
+
+
+def send_temporary(path: Path, mimetype: str, download_name: str) -> Response:
+    """Send ``path`` as a download and remove it at once: the open handle keeps the bytes
+    until the response is closed (even when the client goes away), then the disk space is
+    freed. Nothing is left behind in any case."""
+    handle: Any = open(path, "rb")
+    path.unlink()
+    return send_file(handle, mimetype=mimetype, as_attachment=True, download_name=download_name,
+                     max_age=0, conditional=False)

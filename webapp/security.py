@@ -1,8 +1,14 @@
-"""Request guards: the optional access token and protection against cross-site requests.
+"""Request guards: the Host allow-list, the optional access token with login backoff, and
+protection against cross-site requests.
 
+* Host allow-list (``REKO_ALLOWED_HOSTS``; default localhost, 127.0.0.1, ::1 and the address
+  ``reko serve`` binds): a request whose ``Host`` names anything else is refused with 400, so a
+  DNS-rebinding page (``attacker.example`` resolving to 127.0.0.1) cannot talk to reko.
 * ``REKO_AUTH_TOKEN`` set → every request (pages, API, media) must carry it: header
   ``Authorization: Bearer <token>`` or the ``reko_token`` cookie (``HttpOnly``,
-  ``SameSite=Strict``) that ``POST /api/login`` sets; compared in constant time.
+  ``SameSite=Strict``) that ``POST /api/login`` sets; compared in constant time on UTF-8 bytes
+  (a non-ASCII token works in the header too). Failed logins from one address are slowed down
+  exponentially (:class:`LoginThrottle`).
 * State-changing requests (POST, PUT, PATCH, DELETE) must send the header
   ``X-Reko-Request: 1``. A cross-site page cannot add a custom header without a CORS preflight,
   which reko never grants, so forms and ``fetch`` from other origins are refused (OWASP CSRF
@@ -12,20 +18,89 @@
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 
 from flask import Flask, jsonify, request
+from werkzeug.sansio.utils import host_is_trusted
 
 from ..settings import Settings
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 TOKEN_COOKIE = "reko_token"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("", "0.0.0.0", "::")
 
 
-def install_security(app: Flask, settings: Settings) -> None:
-    """Register the guards and security headers on ``app``."""
+def allowed_hosts(settings: Settings, bound_host: str | None) -> list[str] | None:
+    """Host names the app answers to; None means any (``*``, or bound to every interface with
+    no explicit list, where the token is what protects the server)."""
+    if settings.allowed_hosts.strip():
+        hosts = [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+        return None if "*" in hosts else hosts
+    if bound_host is not None and bound_host in WILDCARD_BINDS:
+        return None
+    return [*LOOPBACK_HOSTS, *([bound_host] if bound_host else [])]
+
+
+class LoginThrottle:
+    """Exponential backoff per client address: after :attr:`free_attempts` failures, each new
+    attempt must wait ``2 ** (failures - free_attempts)`` seconds (at most :attr:`max_wait_s`);
+    a success clears the address. OWASP Authentication cheat sheet, "login throttling"."""
+
+    free_attempts = 5
+    max_wait_s = 300
+
+    def __init__(self) -> None:
+        self._failures: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_s(self, address: str) -> int:
+        """Seconds ``address`` must still wait before its next attempt (0: go ahead)."""
+        with self._lock:
+            count, last = self._failures.get(address, (0, 0.0))
+        if count < self.free_attempts:
+            return 0
+        delay = min(self.max_wait_s, 2 ** (count - self.free_attempts))
+        return max(0, int(last + delay - time.monotonic() + 0.999))
+
+    def failed(self, address: str) -> None:
+        """Record a failed attempt."""
+        with self._lock:
+            count, _ = self._failures.get(address, (0, 0.0))
+            self._failures[address] = (count + 1, time.monotonic())
+            if len(self._failures) > 10_000:  # bound memory under a spray of addresses
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, address: str) -> None:
+        """Forget an address's failures."""
+        with self._lock:
+            self._failures.pop(address, None)
+
+
+def _header_token(value: str) -> str:
+    """A Bearer token as the client sent it: WSGI gives header bytes as latin-1 text, so a
+    UTF-8 token arrives mojibaked and is re-decoded here."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _matches(supplied: str, token: str) -> bool:
+    return hmac.compare_digest(supplied.encode("utf-8"), token.encode("utf-8"))
+
+
+def install_security(app: Flask, settings: Settings, bound_host: str | None = None) -> None:
+    """Register the guards, the login route and security headers on ``app``."""
+    hosts = allowed_hosts(settings, bound_host)
+    throttle = LoginThrottle()
 
     @app.before_request
     def guard():
+        if hosts is not None and not host_is_trusted(request.host, hosts):
+            return jsonify(error="Bad Request", message="this server does not answer to that host "
+                           "name; add it to REKO_ALLOWED_HOSTS"), 400
         if request.method in UNSAFE_METHODS:
             if request.headers.get("Sec-Fetch-Site") == "cross-site" or \
                     request.headers.get("X-Reko-Request") != "1":
@@ -37,17 +112,26 @@ def install_security(app: Flask, settings: Settings) -> None:
         supplied = request.cookies.get(TOKEN_COOKIE, "")
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            supplied = header[7:]
-        if not hmac.compare_digest(supplied.encode(), settings.auth_token.encode()):
+            supplied = _header_token(header[7:])
+        if not _matches(supplied, settings.auth_token):
             return jsonify(error="Unauthorized", message="this reko server needs an access token"), 401
         return None
 
     @app.post("/api/login")
     def login():
-        body = request.get_json(silent=True) or {}
-        token = str(body.get("token", ""))
-        if not settings.auth_token or not hmac.compare_digest(token.encode(), settings.auth_token.encode()):
+        address = request.remote_addr or "?"
+        wait = throttle.wait_s(address)
+        if wait:
+            response = jsonify(error="Too Many Requests",
+                               message=f"too many wrong tokens; try again in {wait} s")
+            response.headers["Retry-After"] = str(wait)
+            return response, 429
+        body = request.get_json(silent=True)
+        token = body.get("token") if isinstance(body, dict) else None
+        if not settings.auth_token or not isinstance(token, str) or not _matches(token, settings.auth_token):
+            throttle.failed(address)
             return jsonify(error="Unauthorized", message="wrong access token"), 401
+        throttle.succeeded(address)
         response = jsonify(ok=True)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
         return response

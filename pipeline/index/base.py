@@ -15,7 +15,10 @@ from typing import Any, Iterable
 
 from ...errors import QueryError
 
-MAX_QUERY_CHARS = 500  #: longer queries are rejected (QueryError), not truncated silently
+#: OpenSearch alias prefix: installations use ``reko-frames-<id>``; Dashboards use ``reko-frames*``.
+DEFAULT_INDEX_NAME = "reko-frames"
+MAX_QUERY_CHARS = 500  #: longer queries (after NFKC) are rejected (QueryError), not truncated
+MAX_QUERY_TERMS = 32  #: more terms are rejected: each is a clause (OpenSearch caps clauses at 1024)
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,15 @@ class SearchQuery:
         return parse_terms(self.text)
 
     def check(self) -> None:
-        """Raise QueryError when there is nothing to search for or the text is too long."""
-        if len(self.text) > MAX_QUERY_CHARS:
-            raise QueryError(f"the query is {len(self.text)} characters; at most {MAX_QUERY_CHARS}")
-        if not self.terms() and not (self.person_ids or self.labels or self.video_ids):
+        """Raise QueryError when there is nothing to search for, or the text is too long or has
+        too many terms. Lengths are measured after NFKC normalisation, which can expand a single
+        character into many (U+FDFA becomes 18 characters and 4 words)."""
+        if len(self.text) > MAX_QUERY_CHARS or len(normalize_text(self.text)) > MAX_QUERY_CHARS:
+            raise QueryError(f"the query is too long; use at most {MAX_QUERY_CHARS} characters")
+        terms = self.terms()
+        if len(terms) > MAX_QUERY_TERMS:
+            raise QueryError(f"the query has {len(terms)} words; use at most {MAX_QUERY_TERMS}")
+        if not terms and not (self.person_ids or self.labels or self.video_ids):
             raise QueryError("the query is empty: type some words, or choose a person or label")
 
 

@@ -43,13 +43,12 @@ from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
 from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
 
 from ...errors import IndexBackendError
-from .base import FrameHit, IndexBackend, SearchQuery, SearchResult
+from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult
 from .sqlite import indexed_text
 
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1  #: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly
-DEFAULT_INDEX_NAME = "reko-frames"  #: the alias searched and written; Dashboards use ``reko-frames*``
 DERIVED_FIELDS = ("search_text", "duration_ms")  #: computed at index time, never returned
 FACET_FIELDS = {"label_names": "label_names.raw", "person_ids": "person_ids.raw"}
 FACET_SIZE = 50  #: facet values returned per field, most frequent first (same in sqlite.py)
@@ -161,15 +160,20 @@ def parse_url(url: str) -> dict[str, Any]:
         IndexBackendError: not an http(s) URL, or no host.
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise IndexBackendError(f"REKO_INDEX_URL={url!r} is not an OpenSearch URL: use "
-                                "http(s)://HOST:PORT, e.g. http://127.0.0.1:9200")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise IndexBackendError("REKO_INDEX_URL is not a usable OpenSearch URL: use "
+                                "http(s)://HOST:PORT with a port from 1 to 65535, e.g. "
+                                "http://127.0.0.1:9200", detail=f"REKO_INDEX_URL={url!r}")
     opts = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     host = parts.hostname
     match = AWS_HOST.search(host)
     return {
         "host": host,
-        "port": parts.port or (443 if parts.scheme == "https" else 80),
+        "port": port or (443 if parts.scheme == "https" else 80),
         "use_ssl": parts.scheme == "https",
         "url_prefix": parts.path.strip("/"),
         "http_auth": (unquote(parts.username), unquote(parts.password or ""))
@@ -306,8 +310,9 @@ class OpenSearchIndex(IndexBackend):
     def _fail(self, action: str, exc: Exception) -> IndexBackendError:
         where = parse_url(self.url)
         return IndexBackendError(
-            f"OpenSearch at {where['host']}:{where['port']} failed to {action}: {exc}. Is it "
-            "running (bash infra/opensearch/start.sh) and is REKO_INDEX_URL right?")
+            f"the search index (OpenSearch) failed to {action}; check that it is running "
+            "(bash infra/opensearch/start.sh) and that REKO_INDEX_URL is right",
+            detail=f"{where['host']}:{where['port']}: {type(exc).__name__}: {str(exc)[:500]}")
 
     def ensure_index(self) -> None:
         """Create the template, the versioned index and the alias unless the alias exists.
@@ -486,7 +491,9 @@ class OpenSearchIndex(IndexBackend):
                     error = info.get("error") or info.get("exception")
                     if isinstance(status, int) and status not in RETRYABLE_STATUS:
                         raise IndexBackendError(
-                            f"OpenSearch rejected frame {info.get('_id')} ({status}): {error}")
+                            f"OpenSearch rejected frame {info.get('_id')} ({status}); the index "
+                            "mapping does not fit the document: run `reko reindex`",
+                            detail=str(error)[:1000])
                     failed[info["_id"]] = pending[info["_id"]]
                     first_error = first_error or f"{status}: {error}"
             except OpenSearchException as exc:  # the connection itself failed mid-stream
@@ -501,8 +508,9 @@ class OpenSearchIndex(IndexBackend):
                 backoff *= 2
         raise IndexBackendError(
             f"{len(pending)} frame documents could not be written to OpenSearch after "
-            f"{BULK_ATTEMPTS} attempts (first: {next(iter(pending))}, last error {first_error}); "
-            "the cluster is overloaded or unhealthy: check _cluster/health and retry the ingest")
+            f"{BULK_ATTEMPTS} attempts (first: {next(iter(pending))}); the cluster is overloaded "
+            "or unhealthy: check _cluster/health and retry the ingest",
+            detail=f"last error {first_error}"[:1000])
 
     def delete_video(self, video_id: str) -> int:
         """Delete every frame of ``video_id`` (ids found by a sorted scan, then ``_bulk``

@@ -23,7 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from ...errors import IndexBackendError
+from ...errors import IndexBackendError, StorageError
+from ..sqlite_util import connect
 from .base import FrameHit, IndexBackend, SearchQuery, SearchResult, normalize_text
 
 SCHEMA_VERSION = 2  #: PRAGMA user_version; older files are migrated on open
@@ -106,12 +107,10 @@ class SqliteIndex(IndexBackend):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._db.executescript(SCHEMA)
+            self._db = connect(self.path, SCHEMA, what="search index")
             self._migrate()
-        except sqlite3.Error as exc:
-            raise IndexBackendError(f"cannot open the SQLite index at {self.path}: {exc}") from None
+        except StorageError as exc:
+            raise IndexBackendError(f"cannot open the SQLite index: {exc}", detail=exc.detail) from None
         self._lock = threading.Lock()
 
     def _migrate(self) -> None:
