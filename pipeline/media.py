@@ -27,7 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import FfmpegError, MediaError
+from ..errors import FfmpegError, MediaError, TooLargeError
 
 _INSTALL_HINT = "install it with `apt-get install ffmpeg` (Debian/Ubuntu) or `brew install ffmpeg`"
 
@@ -287,16 +287,27 @@ def decode_image(data: bytes) -> np.ndarray:
         raise MediaError("not a readable image: send a JPEG or PNG photo") from None
 
 
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) in pixels read from an image's header without decoding its pixels, or
-    None when the bytes are not an image Pillow knows."""
+def check_image(data: bytes, max_pixels: int) -> tuple[int, int]:
+    """(width, height) in pixels of an image, read from its header without decoding the pixels.
+
+    Raises:
+        MediaError: the bytes are not an image Pillow can read.
+        TooLargeError: more than ``max_pixels`` pixels (also any image Pillow itself refuses as
+            a decompression bomb).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        return None
+            width, height = img.size
+    except Image.DecompressionBombError:
+        width = height = max_pixels  # far beyond any limit reko would set
+    except (UnidentifiedImageError, OSError):
+        raise MediaError("not a readable image: send a JPEG or PNG photo") from None
+    if width * height > max_pixels:
+        raise TooLargeError(f"the photo has {width * height / 1e6:.0f} megapixels; send one of at "
+                            f"most {max_pixels / 1e6:g} megapixels")
+    return width, height
 
 
 def _float(value) -> float | None:

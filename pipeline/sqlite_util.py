@@ -34,49 +34,72 @@ def storage_error(exc: sqlite3.Error, what: str = "database") -> StorageError:
     return StorageError(message, detail=f"{type(exc).__name__}: {exc}")
 
 
+def _translated(call: Any, what: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(*args, **kwargs)
+    except sqlite3.DatabaseError as exc:
+        if _is_sql_mistake(exc):
+            raise
+        raise storage_error(exc, what) from None
+
+
+class Cursor(sqlite3.Cursor):
+    """A cursor whose operational faults (also while stepping through rows) raise
+    :class:`StorageError`."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> "Cursor":  # noqa: D102
+        return _translated(super().execute, self.connection.what, *args, **kwargs)
+
+    def executemany(self, *args: Any, **kwargs: Any) -> "Cursor":  # noqa: D102
+        return _translated(super().executemany, self.connection.what, *args, **kwargs)
+
+    def fetchone(self) -> Any:  # noqa: D102
+        return _translated(super().fetchone, self.connection.what)
+
+    def fetchmany(self, *args: Any, **kwargs: Any) -> list[Any]:  # noqa: D102
+        return _translated(super().fetchmany, self.connection.what, *args, **kwargs)
+
+    def fetchall(self) -> list[Any]:  # noqa: D102
+        return _translated(super().fetchall, self.connection.what)
+
+    def __next__(self) -> Any:
+        return _translated(super().__next__, self.connection.what)
+
+
 class Connection(sqlite3.Connection):
-    """A ``sqlite3.Connection`` whose operational faults raise :class:`StorageError`."""
+    """A ``sqlite3.Connection`` whose operational faults raise :class:`StorageError` (through
+    :class:`Cursor`, which every statement runs on)."""
 
     what = "database"
 
-    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # noqa: D102
-        try:
-            return super().execute(*args, **kwargs)
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_sql_mistake(exc):
-                raise
-            raise storage_error(exc, self.what) from None
+    def cursor(self, factory: Any = Cursor) -> Any:  # noqa: D102
+        return super().cursor(factory)
 
-    def executemany(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # noqa: D102
-        try:
-            return super().executemany(*args, **kwargs)
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            if isinstance(exc, sqlite3.OperationalError) and _is_sql_mistake(exc):
-                raise
-            raise storage_error(exc, self.what) from None
+    def execute(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return self.cursor().execute(*args, **kwargs)
 
-    def executescript(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:  # noqa: D102
-        try:
-            return super().executescript(*args, **kwargs)
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            raise storage_error(exc, self.what) from None
+    def executemany(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return self.cursor().executemany(*args, **kwargs)
+
+    def executescript(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        return _translated(super().executescript, self.what, *args, **kwargs)
 
     def commit(self) -> None:  # noqa: D102
-        try:
-            super().commit()
-        except sqlite3.DatabaseError as exc:
-            raise storage_error(exc, self.what) from None
+        _translated(super().commit, self.what)
 
     def __exit__(self, *exc: Any) -> Any:
-        try:
-            return super().__exit__(*exc)
-        except sqlite3.DatabaseError as error:
-            raise storage_error(error, self.what) from None
+        return _translated(super().__exit__, self.what, *exc)
 
 
-def _is_sql_mistake(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return text.startswith(("no such table", "no such column", "near ", "fts5: syntax error"))
+#: SQLite messages of faults outside reko's control (sqlite3.c's sqlite3ErrStr); anything else
+#: (a missing table, a syntax error) is a bug and is raised as it is.
+FAULT_MESSAGES = ("full", "readonly", "read-only", "unable to open", "disk i/o", "malformed",
+                  "not a database", "locked", "out of memory")
+
+
+def _is_sql_mistake(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return not any(fault in text for fault in FAULT_MESSAGES)
 
 
 def connect(path: Path | str, schema: str = "", *, what: str = "database",

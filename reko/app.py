@@ -300,16 +300,11 @@ class Reko:
             MediaError: not a readable image.
             QueryError: no face in it, or it matches nobody.
         """
-        from .pipeline.media import image_size
+        from .pipeline.media import check_image
 
         if len(photo) > self.settings.max_request_bytes:
             raise TooLargeError(f"the photo is larger than {self.settings.max_request_bytes // 2**20} MiB")
-        size = image_size(photo)
-        if size is None:
-            raise MediaError("not a readable image: send a JPEG or PNG photo")
-        if size[0] * size[1] > self.settings.max_image_pixels:
-            raise TooLargeError(f"the photo is {size[0]}x{size[1]} pixels; send one of at most "
-                                f"{self.settings.max_image_pixels / 1e6:g} megapixels")
+        check_image(photo, self.settings.max_image_pixels)
         person_id, similarity = self.persons_store.search_by_image(photo)
         response = self.search(SearchQuery(person_ids=(person_id,)), include_unsafe)
         return FaceSearch(self.persons_store.get(person_id), similarity, response)

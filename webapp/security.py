@@ -22,7 +22,6 @@ import threading
 import time
 
 from flask import Flask, jsonify, request
-from werkzeug.sansio.utils import host_is_trusted
 
 from ..settings import Settings
 
@@ -41,6 +40,25 @@ def allowed_hosts(settings: Settings, bound_host: str | None) -> list[str] | Non
     if bound_host is not None and bound_host in WILDCARD_BINDS:
         return None
     return [*LOOPBACK_HOSTS, *([bound_host] if bound_host else [])]
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` header value, lower-cased: port and IPv6 brackets removed
+    (``[::1]:5000`` → ``::1``, ``Example.org:80`` → ``example.org``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_allowed(host: str, allowed: list[str]) -> bool:
+    """Whether a ``Host`` header names one of ``allowed`` (an entry ``.example.org`` also
+    allows its subdomains, as in Django's ALLOWED_HOSTS)."""
+    name = host_name(host)
+    for entry in (host_name(a) if not a.startswith(".") else a.lower() for a in allowed):
+        if name == entry or (entry.startswith(".") and (name.endswith(entry) or name == entry[1:])):
+            return True
+    return False
 
 
 class LoginThrottle:
@@ -98,7 +116,7 @@ def install_security(app: Flask, settings: Settings, bound_host: str | None = No
 
     @app.before_request
     def guard():
-        if hosts is not None and not host_is_trusted(request.host, hosts):
+        if hosts is not None and not host_allowed(request.host, hosts):
             return jsonify(error="Bad Request", message="this server does not answer to that host "
                            "name; add it to REKO_ALLOWED_HOSTS"), 400
         if request.method in UNSAFE_METHODS:
