@@ -20,7 +20,7 @@ request asks for (first frame at or after the start, last frame before the end).
 compare with the goals: smart ≤ 2× a stream copy, a full re-encode ≥ 10× smart.
 
 ``--edge-x264 PRESET:CRF`` (repeatable) adds smart-cut rows with other libx264 settings for the
-re-encoded edges (the CPU / size / quality trade-off behind ``clips.EDGE_X264``).
+re-encoded edges (the CPU / size / quality trade-off behind ``clips.cut.EDGE_X264``).
 
 Usage: ``.venv/bin/python benchmarks/clips.py [--repeat N] [--keep DIR] [--edge-x264 superfast:18]``
 """
@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reko.pipeline import clips, media, samples  # noqa: E402
+from reko.pipeline.clips import cut as clips_cut  # noqa: E402
 
 FPS = 25
 FRAME_MS = 1000 // FPS
@@ -159,21 +160,21 @@ def main() -> None:
     src = build_source(workdir)
     info = media.probe(src)
     ref = thumbs(src)
-    edge = " ".join(clips.EDGE_X264)
+    edge = " ".join(clips_cut.EDGE_X264)
     print(f"source: {src.name} {info.width}x{info.height} {info.duration_ms / 1000:.1f} s "
           f"{info.video_codec}+{info.audio_codec}, keyframe every 2 s (+ scene cuts); "
           f"median of {args.repeat} runs; {len(ref)} source frames; smart edges: libx264 {edge}")
 
     def smart(settings: tuple[str, ...]):
         def cut(s: int, e: int, o: Path) -> clips.ClipReport:
-            saved, clips.EDGE_X264 = clips.EDGE_X264, settings
+            saved, clips_cut.EDGE_X264 = clips_cut.EDGE_X264, settings  # read at call time
             try:
                 return clips.cut_clip(src, s, e, o, mode="smart")
             finally:
-                clips.EDGE_X264 = saved
+                clips_cut.EDGE_X264 = saved
         return cut
 
-    methods = {"smart": smart(clips.EDGE_X264)}
+    methods = {"smart": smart(clips_cut.EDGE_X264)}
     for variant in args.edge_x264:
         preset, crf = variant.split(":")
         methods[f"smart[{preset}/{crf}]"] = smart(("-preset", preset, "-crf", crf))
