@@ -17,6 +17,7 @@ from opensearchpy.serializer import JSONSerializer  # noqa: E402
 from reko.errors import IndexBackendError  # noqa: E402
 from reko.pipeline.index import SearchQuery, open_index  # noqa: E402
 from reko.pipeline.index import opensearch  # noqa: E402
+from reko.pipeline.index import opensearch_bulk  # noqa: E402
 from reko.pipeline.reindex import reindex  # noqa: E402
 from test_search_contract import TEXTS, doc, opensearch_or_skip  # noqa: E402
 
@@ -128,8 +129,8 @@ class FakeBulkClient:
 
 
 def fake_index(plan, monkeypatch):
-    monkeypatch.setattr(opensearch, "BULK_BACKOFF_S", 0)
-    monkeypatch.setattr(opensearch.time, "sleep", lambda s: None)
+    monkeypatch.setattr(opensearch_bulk, "BULK_BACKOFF_S", 0)  # the bulk writer's own constants
+    monkeypatch.setattr(opensearch_bulk.time, "sleep", lambda s: None)
     client = FakeBulkClient(plan)
     index = opensearch.OpenSearchIndex("http://127.0.0.1:9200", client=client)
     index._ready = True

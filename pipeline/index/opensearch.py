@@ -1,149 +1,55 @@
 """The scale-out index: OpenSearch (self-hosted, or Amazon OpenSearch Service / Serverless).
 
-Same search semantics as the embedded SQLite backend (:mod:`.sqlite`, the reference), which
-the contract suite ``tests/test_search_contract.py`` checks for both:
+Same search semantics as the embedded SQLite backend (:mod:`.sqlite`, the reference), checked
+for both by the contract suite ``tests/test_search_contract.py``; how a :class:`SearchQuery`
+becomes OpenSearch clauses is :mod:`.opensearch_query`.
 
-* every term of :meth:`SearchQuery.terms` (NFKC-normalised, ``"quoted phrases"`` whole) must be
-  a case-insensitive *substring* of the frame's normalised text, terms ANDed. Terms of three or
-  more characters are ``match_phrase`` queries on a trigram field (consecutive trigrams == the
-  substring, exactly what SQLite's FTS5 ``trigram`` tokenizer does); one- and two-character
-  terms (common in Korean: 서울, 뉴스) are single-token queries on a 1-gram/2-gram field (SQLite
-  uses ``LIKE`` for them). Queries are built only from structured clauses (``bool`` /
-  ``match_phrase`` / ``terms``); user text never reaches ``query_string``, so no character acts
-  as an operator and hostile queries match literally.
-* relevance is BM25 over the trigram phrases (SQLite: ``bm25()`` over trigrams); ties, and
-  filter-only queries (score 1.0), are ordered by ``video_id`` then ``frame_ms``.
-* ``total_frames`` is exact (``track_total_hits``); facets count matching frames per exact
-  label name / person id (terms aggregations).
+Index layout: a composable index template ``<name>-template`` (settings + mappings,
+:mod:`.opensearch_schema`) applies to ``<name>-v*``; documents live in the versioned index
+``<name>-v<MAPPING_VERSION>`` reached through the alias ``<name>`` (default ``reko-frames``). A
+new mapping ships as a new version: :meth:`OpenSearchIndex.upgrade` creates ``-v2``, copies the
+documents and swaps the alias atomically (``_aliases`` remove+add), so searches never see a
+missing index. Everything is created lazily on first use; importing this module or
+constructing the backend opens no connection. Writes go through :mod:`.opensearch_bulk`
+(``_bulk`` with retries).
 
-Index layout: a composable index template ``<name>-template`` (settings + mappings) applies to
-``<name>-v*``; documents live in the versioned index ``<name>-v<MAPPING_VERSION>`` reached
-through the alias ``<name>`` (default ``reko-frames``). A new mapping ships as a new version:
-:meth:`OpenSearchIndex.upgrade` creates ``-v2``, copies the documents and swaps the alias
-atomically (``_aliases`` remove+add), so searches never see a missing index. Everything is
-created lazily on first use; importing this module or constructing the backend opens no
-connection.
-
-The stored document (``_source``) is the frame document as given, plus two derived fields that
-reko computes and strips from what it returns (:data:`DERIVED_FIELDS`): ``search_text`` (the
-normalised text the substring search runs on; OpenSearch has no NFKC without the ICU plugin)
-and ``duration_ms`` (``end_ms - start_ms``, summed for "screen time" in Dashboards).
+Modules: this one (the backend class, URL parsing, the client), :mod:`.opensearch_schema`
+(settings, mappings, facets, derived fields), :mod:`.opensearch_query` (the pure query
+builder), :mod:`.opensearch_bulk` (the bulk writer). Their public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-import time
 from typing import Any, Iterable, Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from opensearchpy import OpenSearch, RequestsHttpConnection, helpers
+from opensearchpy import OpenSearch, RequestsHttpConnection
 from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
 
 from ...errors import IndexBackendError
 from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult
-from .sqlite import indexed_text
+from .opensearch_bulk import (BATCH_DOCS, BULK_ATTEMPTS, BULK_BACKOFF_S, BULK_CHUNK_DOCS,
+                              RETRYABLE_STATUS, doc_id, index_actions, send_bulk)
+from .opensearch_query import HIT_SORT, build_query, facets_body, hits_body, scan_body
+from .opensearch_schema import (DERIVED_FIELDS, FACET_FIELDS, FACET_SIZE, MAPPING_VERSION,
+                                MAPPINGS, SETTINGS, facet_aggs, facet_values, index_template,
+                                strip_derived, to_source)
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "OpenSearchIndex", "parse_url", "make_client", "AWS_HOST", "PAGE_SIZE", "DEFAULT_INDEX_NAME",
+    # re-exported from opensearch_schema, opensearch_query and opensearch_bulk
+    "MAPPING_VERSION", "MAPPINGS", "SETTINGS", "DERIVED_FIELDS", "FACET_FIELDS", "FACET_SIZE",
+    "facet_aggs", "facet_values", "index_template", "to_source", "strip_derived",
+    "HIT_SORT", "build_query", "hits_body", "facets_body", "scan_body",
+    "BATCH_DOCS", "BULK_ATTEMPTS", "BULK_BACKOFF_S", "BULK_CHUNK_DOCS", "RETRYABLE_STATUS",
+    "doc_id", "index_actions", "send_bulk",
+]
 
-MAPPING_VERSION = 1  #: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly
-DERIVED_FIELDS = ("search_text", "duration_ms")  #: computed at index time, never returned
-FACET_FIELDS = {"label_names": "label_names.raw", "person_ids": "person_ids.raw"}
-FACET_SIZE = 50  #: facet values returned per field, most frequent first (same in sqlite.py)
 PAGE_SIZE = 10_000  #: hits per request: OpenSearch's default ``index.max_result_window``
-BULK_CHUNK_DOCS = 1_000  #: documents per ``_bulk`` request (≈ 1–3 MB of OCR frame documents)
-BATCH_DOCS = 10_000  #: documents held in memory at once by :meth:`OpenSearchIndex.index_frames`
-BULK_ATTEMPTS = 6  #: tries per document for retryable failures before IndexBackendError
-BULK_BACKOFF_S = 0.5  #: first wait between tries, doubled each time (0.5, 1, 2, 4, 8 s)
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}  #: per-item statuses worth another try
+#: OpenSearch Service (``es``) and Serverless (``aoss``) hosts: group 1 is the region.
 AWS_HOST = re.compile(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.(es|aoss)\.amazonaws\.com(?:\.cn)?$")
-
-#: Analysis settings. Only analyzers shipped with OpenSearch (module ``analysis-common``,
-#: present in every distribution and on AWS) are used: no ICU / nori plugin is required.
-SETTINGS: dict[str, Any] = {
-    "index": {
-        "number_of_shards": 1,  # 1M frames ≈ 1–2 GB: one shard keeps BM25 and facets exact
-        "auto_expand_replicas": "0-1",  # green on one node, one replica when there are two
-        "max_ngram_diff": 0,
-    },
-    "analysis": {
-        "tokenizer": {
-            # token_chars [] keeps every character (spaces, punctuation, newlines), so
-            # consecutive n-grams spell the original text exactly, as FTS5's trigram tokenizer does
-            "reko_trigram": {"type": "ngram", "min_gram": 3, "max_gram": 3, "token_chars": []},
-            "reko_bigram": {"type": "ngram", "min_gram": 2, "max_gram": 2, "token_chars": []},
-            "reko_unigram": {"type": "ngram", "min_gram": 1, "max_gram": 1, "token_chars": []},
-        },
-        "analyzer": {
-            "reko_trigram": {"type": "custom", "tokenizer": "reko_trigram", "filter": ["lowercase"]},
-            "reko_bigram": {"type": "custom", "tokenizer": "reko_bigram", "filter": ["lowercase"]},
-            "reko_unigram": {"type": "custom", "tokenizer": "reko_unigram", "filter": ["lowercase"]},
-            # the built-in `cjk` analyzer without its English stop words: words for Latin text,
-            # overlapping bigrams for Hangul/Han/Kana ("교통정보" → 교통 통정 정보)
-            "reko_cjk": {"type": "custom", "tokenizer": "standard",
-                         "filter": ["cjk_width", "lowercase", "cjk_bigram"]},
-        },
-        "normalizer": {"reko_lowercase": {"type": "custom", "filter": ["lowercase"]}},
-    },
-}
-
-_STORED_ONLY = {"type": "object", "enabled": False}  # kept in _source, not indexed
-
-#: Field mappings of a frame document (see docs/architecture.md "Frame documents").
-MAPPINGS: dict[str, Any] = {
-    "dynamic": False,  # unknown fields are kept in _source but not indexed (no mapping explosion)
-    "_meta": {"reko_mapping_version": MAPPING_VERSION},
-    "properties": {
-        "video_id": {"type": "keyword"},
-        "frame_ms": {"type": "long"},
-        "start_ms": {"type": "long"},
-        "end_ms": {"type": "long"},
-        "duration_ms": {"type": "long"},
-        "frame_uri": {"type": "keyword", "index": False},
-        "width": {"type": "integer"},
-        "height": {"type": "integer"},
-        "analyzer": {"type": "keyword"},
-        # as recognised, for Dashboards' query bar and highlighting: CJK bigrams + English stems
-        "text": {"type": "text", "analyzer": "reko_cjk",
-                 "fields": {"en": {"type": "text", "analyzer": "english"}}},
-        # what reko's search runs on: NFKC-normalised lines joined by "\n" (sqlite.indexed_text)
-        "search_text": {
-            "type": "text", "analyzer": "reko_trigram", "index_options": "positions",
-            "fields": {
-                "bi": {"type": "text", "analyzer": "reko_bigram", "index_options": "docs", "norms": False},
-                "uni": {"type": "text", "analyzer": "reko_unigram", "index_options": "docs", "norms": False},
-            },
-        },
-        # filters are case-insensitive (as SQLite's lower() filters); facets and Dashboards
-        # use the exact spelling in `.raw` ("Car", not "car")
-        "label_names": {"type": "keyword", "normalizer": "reko_lowercase",
-                        "fields": {"raw": {"type": "keyword"}}},
-        "person_ids": {"type": "keyword", "normalizer": "reko_lowercase",
-                       "fields": {"raw": {"type": "keyword"}}},
-        # highest confidence of an unsafe moderation label (0 when none): search hides frames
-        # at or above REKO_HIDE_UNSAFE_CONFIDENCE
-        "unsafe_confidence": {"type": "float"},
-        "text_lines": _STORED_ONLY,
-        "labels": _STORED_ONLY,
-        "faces": _STORED_ONLY,
-        "moderation": _STORED_ONLY,
-    },
-}
-
-
-def facet_aggs() -> dict[str, Any]:
-    """Terms aggregations for :data:`FACET_FIELDS`: top :data:`FACET_SIZE` by count, ties by key."""
-    return {name: {"terms": {"field": field, "size": FACET_SIZE,
-                             "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-            for name, field in FACET_FIELDS.items()}
-
-
-def facet_values(response: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """``{facet: {value: frames}}`` from a search response with :func:`facet_aggs`."""
-    return {name: {b["key"]: b["doc_count"] for b in response["aggregations"][name]["buckets"]}
-            for name in FACET_FIELDS}
 
 
 def parse_url(url: str) -> dict[str, Any]:
@@ -222,54 +128,6 @@ def make_client(url: str, timeout_s: float = 30.0) -> OpenSearch:
     return OpenSearch(**kwargs)
 
 
-def to_source(doc: dict[str, Any]) -> dict[str, Any]:
-    """The ``_source`` stored for a frame document: the document plus :data:`DERIVED_FIELDS`."""
-    return {**doc, "search_text": indexed_text(doc),
-            "duration_ms": int(doc["end_ms"]) - int(doc["start_ms"])}
-
-
-def doc_id(doc: dict[str, Any]) -> str:
-    """The document ``_id``: ``"<video_id>:<frame_ms>"`` (re-indexing a frame replaces it)."""
-    return f"{doc['video_id']}:{int(doc['frame_ms'])}"
-
-
-def build_query(query: SearchQuery) -> dict[str, Any]:
-    """The ``query`` clause for ``query`` (already checked): see the module docstring.
-
-    ≥ 3-character terms → scored ``match_phrase`` on ``search_text`` (trigrams); shorter terms
-    → ``match_phrase`` on ``search_text.bi`` / ``.uni`` in filter context; ``video_ids`` →
-    ``terms`` on ``video_id``; ``person_ids``/``labels`` → ``terms`` on the lowercase-normalised
-    keyword fields (any of the values matches; the filters are ANDed).
-    """
-    must: list[dict[str, Any]] = []
-    filters: list[dict[str, Any]] = []
-    for term in query.terms():
-        if len(term) >= 3:
-            must.append({"match_phrase": {"search_text": {"query": term}}})
-        else:
-            field = "search_text.bi" if len(term) == 2 else "search_text.uni"
-            filters.append({"match_phrase": {field: {"query": term}}})
-    if query.video_ids:
-        filters.append({"terms": {"video_id": list(query.video_ids)}})
-    if query.person_ids:
-        filters.append({"terms": {"person_ids": [p.lower() for p in query.person_ids]}})
-    if query.labels:
-        filters.append({"terms": {"label_names": [label.lower() for label in query.labels]}})
-    if query.max_unsafe_confidence is not None:  # documents without the field count as safe
-        filters.append({"bool": {"should": [
-            {"range": {"unsafe_confidence": {"lt": float(query.max_unsafe_confidence)}}},
-            {"bool": {"must_not": {"exists": {"field": "unsafe_confidence"}}}}],
-            "minimum_should_match": 1}})
-    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
-
-
-def strip_derived(source: dict[str, Any]) -> dict[str, Any]:
-    """``source`` without :data:`DERIVED_FIELDS` (the frame document as it was indexed)."""
-    for name in DERIVED_FIELDS:
-        source.pop(name, None)
-    return source
-
-
 class OpenSearchIndex(IndexBackend):
     """Frame documents in OpenSearch at ``url``, behind the alias ``index_name``.
 
@@ -328,12 +186,8 @@ class OpenSearchIndex(IndexBackend):
             client = self.client
             try:
                 if not client.indices.exists_alias(name=self.alias):
-                    client.indices.put_index_template(name=self.template, body={
-                        "index_patterns": [f"{self.alias}-v*"],
-                        "priority": 100,
-                        "template": {"settings": SETTINGS, "mappings": MAPPINGS},
-                        "_meta": {"owner": "reko", "mapping_version": MAPPING_VERSION},
-                    })
+                    client.indices.put_index_template(
+                        name=self.template, body=index_template(self.alias, MAPPING_VERSION))
                     try:
                         client.indices.create(index=self.index, body={
                             "aliases": {self.alias: {"is_write_index": True}}})
@@ -368,10 +222,8 @@ class OpenSearchIndex(IndexBackend):
             if current == [self.index]:
                 self._ready = True
                 return 0
-            self.client.indices.put_index_template(name=self.template, body={
-                "index_patterns": [f"{self.alias}-v*"], "priority": 100,
-                "template": {"settings": SETTINGS, "mappings": MAPPINGS},
-                "_meta": {"owner": "reko", "mapping_version": MAPPING_VERSION}})
+            self.client.indices.put_index_template(
+                name=self.template, body=index_template(self.alias, MAPPING_VERSION))
             if not self.client.indices.exists(index=self.index):
                 self.client.indices.create(index=self.index)
         except OpenSearchException as exc:
@@ -379,9 +231,7 @@ class OpenSearchIndex(IndexBackend):
         copied = 0
         batch: dict[str, dict[str, Any]] = {}
         for hit in self._scan({"match_all": {}}, [{"video_id": "asc"}, {"frame_ms": "asc"}]):
-            doc = strip_derived(hit["_source"])
-            batch[doc_id(doc)] = {"_op_type": "index", "_index": self.index, "_id": doc_id(doc),
-                                  "_source": to_source(doc)}
+            batch.update(index_actions([strip_derived(hit["_source"])], self.index))
             if len(batch) >= BATCH_DOCS:
                 copied += self._send(batch, "index")
                 batch = {}
@@ -455,62 +305,16 @@ class OpenSearchIndex(IndexBackend):
         return written
 
     def _bulk(self, docs: list[dict[str, Any]]) -> int:
-        pending = {doc_id(d): {"_op_type": "index", "_index": self.alias, "_id": doc_id(d),
-                               "_source": to_source(d)} for d in docs}
+        """Index ``docs`` through the alias; returns how many were written."""
+        pending = index_actions(docs, self.alias)
         written = len(docs) - len(pending)  # repeated keys in one call: the last one wins
         return written + self._send(pending, "index")
 
     def _send(self, pending: dict[str, dict[str, Any]], op: str) -> int:
-        """Send ``pending`` bulk actions (by ``_id``) until each succeeded; returns the count
-        of successes (for deletes: of documents that existed)."""
-        done = 0
-        backoff = BULK_BACKOFF_S
-        for attempt in range(1, BULK_ATTEMPTS + 1):
-            failed: dict[str, dict[str, Any]] = {}
-            first_error = None
-            try:
-                results = helpers.streaming_bulk(
-                    self.client, list(pending.values()), chunk_size=BULK_CHUNK_DOCS,
-                    max_retries=2, initial_backoff=backoff, max_backoff=30,
-                    raise_on_error=False, raise_on_exception=False, yield_ok=True,
-                    request_timeout=max(self.timeout_s, 60),
-                    # writes through the alias never auto-create a dynamically mapped index
-                    # named like the alias when the alias has gone (deleted under us)
-                    require_alias=op == "index" and all(
-                        a["_index"] == self.alias for a in pending.values()))
-                for ok, item in results:
-                    info = next(iter(item.values()))
-                    if ok:
-                        done += 1 if op == "index" or info.get("result") == "deleted" else 0
-                        pending.pop(info.get("_id"), None)
-                        continue
-                    status = info.get("status")
-                    if op == "delete" and status == 404:  # already gone: nothing to delete
-                        pending.pop(info.get("_id"), None)
-                        continue
-                    error = info.get("error") or info.get("exception")
-                    if isinstance(status, int) and status not in RETRYABLE_STATUS:
-                        raise IndexBackendError(
-                            f"OpenSearch rejected frame {info.get('_id')} ({status}); the index "
-                            "mapping does not fit the document: run `reko reindex`",
-                            detail=str(error)[:1000])
-                    failed[info["_id"]] = pending[info["_id"]]
-                    first_error = first_error or f"{status}: {error}"
-            except OpenSearchException as exc:  # the connection itself failed mid-stream
-                failed, first_error = pending, str(exc)
-            if not failed:
-                return done
-            pending = failed
-            if attempt < BULK_ATTEMPTS:
-                log.warning("bulk %s: %d documents failed (%s); retry %d in %.1f s",
-                            op, len(failed), first_error, attempt, backoff)
-                time.sleep(backoff)
-                backoff *= 2
-        raise IndexBackendError(
-            f"{len(pending)} frame documents could not be written to OpenSearch after "
-            f"{BULK_ATTEMPTS} attempts (first: {next(iter(pending))}); the cluster is overloaded "
-            "or unhealthy: check _cluster/health and retry the ingest",
-            detail=f"last error {first_error}"[:1000])
+        """Send ``pending`` bulk actions (by ``_id``) until each succeeded
+        (:func:`.opensearch_bulk.send_bulk`); returns the count of successes (for deletes: of
+        documents that existed)."""
+        return send_bulk(self.client, pending, op, alias=self.alias, timeout_s=self.timeout_s)
 
     def delete_video(self, video_id: str) -> int:
         """Delete every frame of ``video_id`` (ids found by a sorted scan, then ``_bulk``
@@ -542,11 +346,7 @@ class OpenSearchIndex(IndexBackend):
         seen = 0
         while limit is None or seen < limit:
             size = page if limit is None else min(page, limit - seen)
-            body: dict[str, Any] = {"query": query, "sort": sort, "size": size,
-                                    "track_total_hits": False, "_source": source}
-            if after is not None:
-                body["search_after"] = after
-            hits = self._search(body)["hits"]["hits"]
+            hits = self._search(scan_body(query, sort, size, source, after))["hits"]["hits"]
             yield from hits
             seen += len(hits)
             if len(hits) < size:
@@ -571,18 +371,11 @@ class OpenSearchIndex(IndexBackend):
         query.check()
         self.ensure_index()
         clause = build_query(query)
-        hits_body: dict[str, Any] = {
-            "query": clause, "sort": [{"_score": "desc"}, {"video_id": "asc"}, {"frame_ms": "asc"}],
-            "track_scores": True, "track_total_hits": False,
-            "size": min(query.limit_frames, PAGE_SIZE),
-            # the whole _source, derived fields stripped in Python: server-side source
-            # filtering would re-parse and re-serialise every returned document
-        }
-        facets_body = {"query": clause, "size": 0, "track_total_hits": True, "aggs": facet_aggs()}
+        first_page = hits_body(clause, min(query.limit_frames, PAGE_SIZE))
         try:
             responses = self.client.msearch(body=[
-                {"index": self.alias}, hits_body,
-                {"index": self.alias, "request_cache": True}, facets_body])["responses"]
+                {"index": self.alias}, first_page,
+                {"index": self.alias, "request_cache": True}, facets_body(clause)])["responses"]
         except OpenSearchException as exc:
             raise self._fail("search", exc) from None
         for response in responses:
@@ -591,7 +384,7 @@ class OpenSearchIndex(IndexBackend):
         found, counted = responses
         raw = found["hits"]["hits"]
         while len(raw) < query.limit_frames and len(raw) % PAGE_SIZE == 0 and raw:
-            more = self._search({**hits_body, "search_after": raw[-1]["sort"],
+            more = self._search({**first_page, "search_after": raw[-1]["sort"],
                                  "size": min(PAGE_SIZE, query.limit_frames - len(raw))})
             if not more["hits"]["hits"]:
                 break

@@ -1,0 +1,111 @@
+"""Table tests of the pure OpenSearch query builder (:mod:`reko.pipeline.index.opensearch_query`):
+SearchQuery → the exact clauses sent, no server needed. What the clauses match on a real
+server is the contract suite's job (``tests/test_search_contract.py``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reko.pipeline.index import SearchQuery
+from reko.pipeline.index import opensearch_query as q
+
+
+def tri(term: str) -> dict:
+    """A scored substring clause: ``match_phrase`` on the trigram field."""
+    return {"match_phrase": {"search_text": {"query": term}}}
+
+
+def bi(term: str) -> dict:
+    return {"match_phrase": {"search_text.bi": {"query": term}}}
+
+
+def uni(term: str) -> dict:
+    return {"match_phrase": {"search_text.uni": {"query": term}}}
+
+
+def terms(field: str, values: list[str]) -> dict:
+    return {"terms": {field: values}}
+
+
+def safe_below(confidence: float) -> dict:
+    return {"bool": {"should": [
+        {"range": {"unsafe_confidence": {"lt": confidence}}},
+        {"bool": {"must_not": {"exists": {"field": "unsafe_confidence"}}}}],
+        "minimum_should_match": 1}}
+
+
+MATCH_ALL = [{"match_all": {}}]
+
+ROWS = [
+    # id, query, expected must (scored), expected filter
+    ("Latin word of 3+ characters: trigram phrase, kept as typed (the analyzer lowercases)",
+     SearchQuery("Taxi"), [tri("Taxi")], []),
+    ("Korean word of 3+ characters: trigram phrase", SearchQuery("교통정보"), [tri("교통정보")], []),
+    ("two-character Korean word: bigram field, filter context", SearchQuery("서울"), MATCH_ALL, [bi("서울")]),
+    ("one character: unigram field", SearchQuery("뉴"), MATCH_ALL, [uni("뉴")]),
+    ("mixed lengths are ANDed: scored trigrams, short terms as filters in order",
+     SearchQuery("서울 자전거 9 TAXI"), [tri("자전거"), tri("TAXI")], [bi("서울"), uni("9")]),
+    ("quoted phrase stays whole, with its space", SearchQuery('"도심 자전거" 행렬'),
+     [tri("도심 자전거")], [bi("행렬")]),
+    ("quoted short phrase counts its space: 'a b' is a trigram phrase", SearchQuery('"a b"'),
+     [tri("a b")], []),
+    ("an unbalanced quote is a plain separator", SearchQuery('say "hi'), [tri("say")], [bi("hi")]),
+    ("full-width text is NFKC-normalised", SearchQuery("ＴＡＸＩ"), [tri("TAXI")], []),
+    ("whitespace inside a phrase collapses", SearchQuery('"서울   도심"'), [tri("서울 도심")], []),
+    ("control characters split terms", SearchQuery("TA\x00XI"), MATCH_ALL, [bi("TA"), bi("XI")]),
+    ("operators are literal text", SearchQuery("text:TAXI OR *"),
+     [tri("text:TAXI")], [bi("OR"), uni("*")]),
+    ("video filter keeps the ids as given", SearchQuery(video_ids=("v1", "V2")),
+     MATCH_ALL, [terms("video_id", ["v1", "V2"])]),
+    ("person filter is lowercased (keyword normalizer)", SearchQuery(person_ids=("P-Abc",)),
+     MATCH_ALL, [terms("person_ids", ["p-abc"])]),
+    ("label filter is lowercased, any of the labels", SearchQuery(labels=("Car", "PERSON")),
+     MATCH_ALL, [terms("label_names", ["car", "person"])]),
+    ("unsafe frames hidden: below the confidence, or no moderation field",
+     SearchQuery("TAXI", max_unsafe_confidence=80), [tri("TAXI")], [safe_below(80.0)]),
+    ("unsafe confidence 0 still keeps frames without the field",
+     SearchQuery(labels=("car",), max_unsafe_confidence=0), MATCH_ALL,
+     [terms("label_names", ["car"]), safe_below(0.0)]),
+    ("every filter together, in a fixed order: text, video, person, label, unsafe",
+     SearchQuery("서울 뉴스 방송국", video_ids=("v2",), person_ids=("P1",), labels=("Car",),
+                 max_unsafe_confidence=50.5),
+     [tri("방송국")],
+     [bi("서울"), bi("뉴스"), terms("video_id", ["v2"]), terms("person_ids", ["p1"]),
+      terms("label_names", ["car"]), safe_below(50.5)]),
+]
+
+
+@pytest.mark.parametrize("query,must,filters", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_build_query(query, must, filters):
+    clause = q.build_query(query)
+    assert clause == {"bool": {"must": must, "filter": filters}}
+    assert "query_string" not in json.dumps(clause)
+
+
+def test_hits_body_sorts_by_score_then_video_then_frame_without_exact_count():
+    clause = q.build_query(SearchQuery("TAXI"))
+    body = q.hits_body(clause, 25)
+    assert body == {"query": clause, "size": 25, "track_scores": True, "track_total_hits": False,
+                    "sort": [{"_score": "desc"}, {"video_id": "asc"}, {"frame_ms": "asc"}]}
+    body["sort"].append({"x": "asc"})  # a caller's change does not leak into the next body
+    assert q.hits_body(clause, 1)["sort"] == q.HIT_SORT and len(q.HIT_SORT) == 3
+
+
+def test_facets_body_counts_exactly_and_aggregates_the_raw_spellings():
+    clause = q.build_query(SearchQuery(labels=("car",)))
+    body = q.facets_body(clause)
+    assert body["query"] == clause and body["size"] == 0 and body["track_total_hits"] is True
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    assert body["aggs"] == {
+        "label_names": {"terms": {"field": "label_names.raw", "size": 50, "order": order}},
+        "person_ids": {"terms": {"field": "person_ids.raw", "size": 50, "order": order}}}
+
+
+def test_scan_body_pages_with_search_after():
+    first = q.scan_body({"term": {"video_id": "v1"}}, [{"frame_ms": "asc"}], 100, source=False)
+    assert first == {"query": {"term": {"video_id": "v1"}}, "sort": [{"frame_ms": "asc"}],
+                     "size": 100, "track_total_hits": False, "_source": False}
+    nxt = q.scan_body({"match_all": {}}, [{"frame_ms": "asc"}], 7, after=[42_000])
+    assert nxt["search_after"] == [42_000] and nxt["_source"] is True and nxt["size"] == 7
