@@ -46,9 +46,9 @@ def frames_720p() -> list[np.ndarray]:
 
 def _worker_cpu_s() -> float:
     """CPU seconds used so far by this process's Node label worker (0 if none)."""
-    from reko.pipeline.analysis.local_labels import _engines
+    from reko.pipeline.analysis.engines import ENGINES
 
-    detector = _engines.get("labels")
+    detector = next(iter(ENGINES.loaded("labels")), None)
     worker = getattr(detector, "_worker", None)
     if worker is None or worker.proc.poll() is not None:
         return 0.0
@@ -78,10 +78,10 @@ def main() -> None:
     # load both engines (Node worker start, ONNX session) outside the timings
     engine.detect_labels(Image={"Bytes": jpegs[0]})
     engine.detect_moderation_labels(Image={"Bytes": jpegs[0]})
-    from reko.pipeline.analysis.local_labels import _engine
+    from reko.pipeline.analysis.engines import ENGINES
 
-    detector = _engine("labels")
-    moderation = _engine("moderation")
+    detector = ENGINES.get("labels")
+    moderation = ENGINES.get("moderation")
 
     def labels_api(items):
         for data in items:

@@ -27,10 +27,12 @@ pytest.importorskip("face_recognition_models",
                     reason="local faces need the models: pip install face-recognition-models")
 
 from reko.errors import NotFoundError, RekoError  # noqa: E402
-from reko.pipeline.analysis import collections as col  # noqa: E402
-from reko.pipeline.analysis.collections import (  # noqa: E402
+from reko.pipeline.analysis import rekognition_errors as col  # noqa: E402
+from reko.pipeline.analysis.rekognition_errors import (  # noqa: E402
     InvalidImageFormatException, InvalidParameterException, ResourceAlreadyExistsException,
-    ResourceNotFoundException, distance_to_similarity, similarity_to_distance)
+    ResourceNotFoundException)
+from reko.pipeline.analysis.similarity import (  # noqa: E402
+    distance_to_similarity, similarity_to_distance)
 from reko.pipeline.analysis.faces import LANDMARK_POINTS  # noqa: E402
 from reko.pipeline.analysis.local_faces import LocalFacesMixin  # noqa: E402
 from reko.pipeline.analysis.shapes import validation_errors  # noqa: E402

@@ -32,11 +32,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ...errors import AnalyzerError
+from .engines import install_hint
+from .images import as_rgb
 
 #: How to install the face models when they are missing.
 INSTALL_HINT = ("local face analysis needs dlib and the face_recognition models: "
-                "pip install dlib-bin face-recognition-models "
-                "(optionally: pip install --no-deps face-recognition==1.3.0)")
+                + install_hint("faces"))
 
 #: ``FaceModelVersion`` reported by the local engine (the dlib ResNet embedding model file).
 FACE_MODEL_VERSION = "dlib_face_recognition_resnet_model_v1"
@@ -299,7 +300,8 @@ def face_detail(face: DetectedFace, attributes: Iterable[str] | None = None) -> 
 
 
 class FaceEngine:
-    """dlib face detector + landmarks + embedder, loaded lazily once per instance.
+    """dlib face detector + landmarks + embedder, loaded once per instance by :meth:`load` or
+    the first :meth:`detect`; :meth:`close` drops them.
 
     Args:
         upsample: HOG upsampling passes; ``None`` (default) picks 1 for frames whose shorter
@@ -343,6 +345,11 @@ class FaceEngine:
         self._load()
         return self
 
+    def close(self) -> None:
+        """Drop the models (a later :meth:`detect` loads them again)."""
+        with self._lock, self._run_lock:
+            self._models = None
+
     def upsample_for(self, width: int, height: int) -> int:
         """HOG upsampling used for a ``width``×``height`` image (see the class doc)."""
         if self.upsample is not None:
@@ -361,7 +368,7 @@ class FaceEngine:
             AnalyzerError: the models are missing, or ``image`` is not H×W×3 uint8.
         """
         detector, sp68, sp5, encoder = self._load()
-        image = _as_rgb(image)
+        image = as_rgb(image, "face analysis")
         with self._run_lock:
             return self._detect(image, detector, sp68, sp5, encoder)
 
@@ -404,27 +411,6 @@ class FaceEngine:
             face.embedding = np.asarray(desc, dtype=np.float32)
         faces.sort(key=lambda f: -f.score)
         return faces
-
-    def detect_faces(self, image: np.ndarray, attributes: Iterable[str] | None = None) -> dict:
-        """Rekognition ``DetectFaces`` response ``{"FaceDetails": [...]}`` for an RGB image
-        (faces highest confidence first; see :func:`face_detail` for ``attributes``).
-
-        Raises:
-            ValueError: unknown attribute name.
-            AnalyzerError: the models are missing.
-        """
-        attrs = check_attributes(attributes)
-        return {"FaceDetails": [face_detail(f, attrs) for f in self.detect(image)]}
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
-        raise AnalyzerError(f"face analysis needs an RGB uint8 H×W×3 image, got "
-                            f"{arr.dtype} {arr.shape}")
-    return np.ascontiguousarray(arr[:, :, :3])
 
 
 def _load_models() -> tuple:

@@ -28,11 +28,13 @@ from typing import Sequence
 import numpy as np
 
 from ...errors import AnalyzerError
+from .engines import install_hint
+from .geometry import nms
 from .label_taxonomy import COCO80
 
 #: Folder holding ``worker.js``, ``package.json``, ``package-lock.json`` (and ``node_modules``).
 WORKER_DIR = Path(__file__).resolve().parent / "labels_node"
-INSTALL_HINT = "bash infra/install-labels.sh (Node.js >= 18 and npm: apt-get install nodejs npm)"
+INSTALL_HINT = install_hint("labels")
 MIN_NODE_MAJOR = 18
 #: The model's input side in pixels (``tower_0/images`` is 1×512×512×3).
 INPUT_PX = 512
@@ -158,7 +160,8 @@ class _WorkerDied(Exception):
 
 
 class LabelDetector:
-    """COCO-80 object detection through the Node worker (started on first use, one per instance).
+    """COCO-80 object detection through the Node worker (one per instance, started by
+    :meth:`load` or the first detection; :meth:`close` stops it, a later call starts another).
 
     ``detect(image)`` takes an RGB uint8 H×W×3 array and returns :class:`Detection` s (raw scores
     0–1, boxes as ratios). Not meant to be shared across processes; calls from several threads
@@ -193,6 +196,16 @@ class LabelDetector:
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, LabelDetector._shutdown, [self._worker])
         return self._worker
+
+    def load(self) -> "LabelDetector":
+        """Start the Node worker now (otherwise on the first :meth:`detect`); returns self.
+
+        Raises:
+            AnalyzerError: the worker failed to start (the message gives its last words).
+        """
+        with self._lock:
+            self._ensure_worker()
+        return self
 
     @property
     def model_version(self) -> str:
@@ -266,26 +279,20 @@ def _model_input(image: np.ndarray) -> bytes:
 
 def _postprocess(rows: list[list[float]]) -> list[Detection]:
     """Worker rows ``[x1, y1, x2, y2, score, class]`` (ratios) → clipped detections, best first,
-    without same-class duplicates (IoU > NMS_IOU) or other-class copies of one box
-    (IoU > SAME_BOX_IOU)."""
-    kept: list[tuple[int, float, np.ndarray]] = []
-    for x1, y1, x2, y2, score, cls in sorted(rows, key=lambda r: -r[4]):
+    without same-class duplicates (IoU > :data:`NMS_IOU`) or other-class copies of one box
+    (IoU > :data:`SAME_BOX_IOU`); rows of an unknown class or an empty box are dropped."""
+    valid: list[tuple[int, float, np.ndarray]] = []
+    for x1, y1, x2, y2, score, cls in rows:
         cls = int(cls)
         if not 0 <= cls < len(COCO80):
             continue
         box = np.clip(np.array([x1, y1, x2, y2], dtype=float), 0.0, 1.0)
         if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
             continue
-        if any(_iou(box, other) > (NMS_IOU if c == cls else SAME_BOX_IOU) for c, _, other in kept):
-            continue
-        kept.append((cls, float(score), box))
+        valid.append((cls, float(score), box))
+    if not valid:
+        return []
+    keep = nms(np.array([b for _, _, b in valid]), np.array([s for _, s, _ in valid]),
+               SAME_BOX_IOU, classes=np.array([c for c, _, _ in valid]), class_iou_threshold=NMS_IOU)
     return [Detection(COCO80[c], s, (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])))
-            for c, s, b in kept]
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+            for c, s, b in (valid[i] for i in keep)]

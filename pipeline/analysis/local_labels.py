@@ -4,44 +4,23 @@ boto3 Rekognition's DetectLabels and DetectModerationLabels.
 Labels come from the CenterNet COCO-80 detector in a Node worker (:mod:`.labels`), translated to
 Rekognition's names and hierarchy (:mod:`.label_taxonomy`); moderation labels from NudeNet's
 ONNX model (:mod:`.moderation`) in Rekognition's moderation taxonomy v7. Both engines load on
-first use, once per process, and are shared by every client instance in that process.
+first use, once per process (:data:`.engines.ENGINES`), and are shared by every client instance
+in that process.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 from ...errors import AnalyzerError
-from ..media import decode_image
+from .engines import ENGINES
+from .images import request_image
 from .label_taxonomy import COCO_TO_REKOGNITION, label_entry, with_parents
-from .local_text import _image_bytes
+from .rekognition_errors import InvalidParameterException
 
 LABEL_MODEL_VERSION = "3.0"  #: the DetectLabels model version AWS reports; kept for shape parity
-
-_engines: dict[str, Any] = {}
-_engines_lock = threading.Lock()
-
-
-def _engine(name: str):
-    """The process's ``labels`` (:class:`.labels.LabelDetector`) or ``moderation``
-    (:class:`.moderation.ModerationEngine`) engine, created on first use (a forked child makes
-    its own: a Node worker's pipes must not be shared)."""
-    with _engines_lock:
-        if _engines.get("pid") != os.getpid():
-            _engines.clear()
-            _engines["pid"] = os.getpid()
-        if name not in _engines:
-            if name == "labels":
-                from .labels import LabelDetector
-
-                _engines[name] = LabelDetector()
-            else:
-                from .moderation import ModerationEngine
-
-                _engines[name] = ModerationEngine()
-        return _engines[name]
+#: The values of DetectLabels' ``Features`` enum (botocore's model, shape ``DetectLabelsFeatureName``).
+LABEL_FEATURES = ("GENERAL_LABELS", "IMAGE_PROPERTIES")
 
 
 class LocalLabelsMixin:
@@ -68,22 +47,28 @@ class LocalLabelsMixin:
         The detector knows the 80 COCO classes only (see :mod:`.label_taxonomy`).
 
         Raises:
-            MediaError: ``Image`` has no ``Bytes`` or they are not an image.
+            InvalidS3ObjectException, ImageTooLargeException, InvalidImageFormatException:
+                ``Image`` is not ``{'Bytes': <JPEG or PNG of at most 5 MiB>}``;
+            InvalidParameterException: the request does not match botocore's DetectLabels
+                input (:func:`.images.request_image`), or ``Features`` names an unknown feature.
             AnalyzerError: Node or the label model is missing (the message gives the install
-                command), the worker failed, or ``Features`` asks for ``IMAGE_PROPERTIES``.
+                command), the worker failed, or ``Features`` asks for ``IMAGE_PROPERTIES``
+                (which the local engine does not compute).
         """
+        image = request_image("DetectLabels", Image=Image, MaxLabels=MaxLabels,
+                              MinConfidence=MinConfidence, Features=Features, Settings=Settings)
         features = list(Features or ["GENERAL_LABELS"])
-        unknown = [f for f in features if f not in ("GENERAL_LABELS", "IMAGE_PROPERTIES")]
+        unknown = [f for f in features if f not in LABEL_FEATURES]
         if unknown:
-            raise AnalyzerError(f"detect_labels: unknown Features {unknown}")
+            raise InvalidParameterException(f"detect_labels: unknown Features {unknown}; use "
+                                            f"{' or '.join(LABEL_FEATURES)}")
         if "IMAGE_PROPERTIES" in features:
             raise AnalyzerError("detect_labels: Features IMAGE_PROPERTIES is not supported by the "
                                 "local engine (only GENERAL_LABELS)")
-        image = decode_image(_image_bytes(Image))
         from .labels import confidence_from_score
 
         instances: dict[str, list[dict]] = {}
-        for det in _engine("labels").detect(image):
+        for det in ENGINES.get("labels").detect(image):
             confidence = confidence_from_score(det.score)
             if confidence < MinConfidence:
                 continue
@@ -112,15 +97,19 @@ class LocalLabelsMixin:
         raise.
 
         Raises:
-            MediaError: ``Image`` has no ``Bytes`` or they are not an image.
+            InvalidS3ObjectException, ImageTooLargeException, InvalidImageFormatException:
+                ``Image`` is not ``{'Bytes': <JPEG or PNG of at most 5 MiB>}``;
+            InvalidParameterException: the request does not match botocore's
+                DetectModerationLabels input (:func:`.images.request_image`).
             AnalyzerError: nudenet is not installed, or an AWS-only parameter was given.
         """
+        image = request_image("DetectModerationLabels", Image=Image, MinConfidence=MinConfidence,
+                              HumanLoopConfig=HumanLoopConfig, ProjectVersion=ProjectVersion)
         if HumanLoopConfig is not None or ProjectVersion is not None:
             raise AnalyzerError("detect_moderation_labels: HumanLoopConfig and ProjectVersion are AWS-only")
-        image = decode_image(_image_bytes(Image))
         from .moderation import MODERATION_MODEL_VERSION, moderation_labels
 
-        labels = moderation_labels(_engine("moderation").detect(image), MinConfidence)
+        labels = moderation_labels(ENGINES.get("moderation").detect(image), MinConfidence)
         return {"ModerationLabels": labels, "ModerationModelVersion": MODERATION_MODEL_VERSION}
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..media import decode_image
+from .engines import ENGINES
 from .geometry import bounding_box, overlap_ratio, polygon_ratios
+from .images import request_image
 
 TEXT_MODEL_VERSION = "3.0"  #: the DetectText model version AWS reports; kept for shape parity
 
 
 class LocalTextMixin:
-    """Adds ``detect_text`` to the local engine; the OCR model loads on first use."""
-
-    _ocr = None
+    """Adds ``detect_text`` to the local engine; the OCR engine (``ENGINES.get("text")``)
+    loads on first use, once per process."""
 
     def detect_text(self, *, Image: dict[str, Any], Filters: dict[str, Any] | None = None) -> dict:
         """Detect text in ``Image={'Bytes': jpeg_or_png}`` like ``rekognition.detect_text``.
@@ -26,20 +26,20 @@ class LocalTextMixin:
         words); ``RegionsOfInterest`` keeps text at least half inside one region, as AWS does.
 
         Raises:
-            MediaError: ``Image`` has no ``Bytes`` or they are not an image.
+            InvalidS3ObjectException, ImageTooLargeException, InvalidImageFormatException:
+                ``Image`` is not ``{'Bytes': <JPEG or PNG of at most 5 MiB>}``;
+            InvalidParameterException: the request does not match botocore's DetectText input
+                (:func:`.images.request_image`).
             AnalyzerError: the OCR engine's dependencies are missing.
         """
-        image = decode_image(_image_bytes(Image))
+        image = request_image("DetectText", Image=Image, Filters=Filters)
         height, width = image.shape[:2]
-        if self._ocr is None:
-            from .ocr import OcrEngine
-
-            self._ocr = OcrEngine()
+        ocr = ENGINES.get("text")
         word_filter = (Filters or {}).get("WordFilter", {})
         regions = [r["BoundingBox"] for r in (Filters or {}).get("RegionsOfInterest", [])
                    if "BoundingBox" in r]
         lines, words = [], []
-        for line in self._ocr.read(image):
+        for line in ocr.read(image):
             line_geometry = _geometry(line.polygon, width, height)
             if regions and not any(overlap_ratio(line_geometry["BoundingBox"], r) >= 0.5 for r in regions):
                 continue
@@ -67,15 +67,6 @@ class LocalTextMixin:
         ordered = [{k: d[k] for k in ("DetectedText", "Type", "Id", "ParentId", "Confidence", "Geometry")
                     if k in d} for d in lines + words]
         return {"TextDetections": ordered, "TextModelVersion": TEXT_MODEL_VERSION}
-
-
-def _image_bytes(image: dict[str, Any]) -> bytes:
-    from ...errors import MediaError
-
-    data = image.get("Bytes") if isinstance(image, dict) else None
-    if not data:
-        raise MediaError("Image must be {'Bytes': <JPEG or PNG bytes>}; S3Object is AWS-only")
-    return data
 
 
 def _geometry(polygon, width: int, height: int) -> dict:

@@ -4,7 +4,7 @@
 body-part classes such as ``FEMALE_BREAST_EXPOSED``). reko uses only the model file: NudeNet's
 own Python code needs ``opencv-python-headless`` (which clashes with the ``opencv-python`` that
 rapidocr installs) and cannot take an RGB array, so preprocessing (pad to square, resize,
-0–1 RGB NCHW) and NMS are done here in NumPy. Install with
+0–1 RGB NCHW) is done here in NumPy, and NMS by :func:`.geometry.nms`. Install with
 ``pip install --no-deps nudenet==3.4.2`` (its other dependencies, numpy and onnxruntime, are
 reko's own).
 
@@ -16,13 +16,17 @@ content (faces, feet, armpits, belly, covered buttocks/anus) are not reported.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import AnalyzerError
+from .engines import install_hint
+from .geometry import nms
+from .images import as_rgb
 
-INSTALL_HINT = "pip install --no-deps nudenet==3.4.2 (or bash infra/install-labels.sh)"
+INSTALL_HINT = install_hint("moderation")
 MODERATION_MODEL_VERSION = "7.0"  #: Rekognition's moderation model version whose taxonomy we emit
 INPUT_PX = 320  #: the model's input side in pixels
 MIN_SCORE = 0.2  #: NudeNet's own detection threshold (0–1)
@@ -84,6 +88,10 @@ class BodyPart:
 class ModerationEngine:
     """NudeNet 320n on a single-threaded onnxruntime session (reko runs one process per core).
 
+    Constructing checks that onnxruntime and the model file are installed; :meth:`load` (or the
+    first :meth:`detect`) opens the session, :meth:`close` drops it. Calls from several threads
+    are serialised while the session loads; onnxruntime's ``run`` itself is thread-safe.
+
     Raises:
         AnalyzerError: nudenet (the model file) or onnxruntime is not installed.
     """
@@ -92,7 +100,7 @@ class ModerationEngine:
         try:
             import importlib.resources
 
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (checked here, used by load)
 
             model = importlib.resources.files("nudenet").joinpath("320n.onnx")
             if not model.is_file():
@@ -100,33 +108,69 @@ class ModerationEngine:
         except ModuleNotFoundError as exc:
             raise AnalyzerError(f"moderation needs the NudeNet model ({exc.name or exc} missing): "
                                 f"{INSTALL_HINT}") from None
+        self._model = str(model)
+        self._session = None
+        self._input = ""
+        self.classes: tuple[str, ...] = NUDENET_CLASSES
+        self._lock = threading.Lock()
+
+    def load(self) -> "ModerationEngine":
+        """Open the ONNX session now (otherwise on the first :meth:`detect`); returns self.
+
+        Raises:
+            AnalyzerError: the model file cannot be loaded by onnxruntime.
+        """
+        self._loaded_session()
+        return self
+
+    def _loaded_session(self):
+        with self._lock:
+            if self._session is None:
+                self._session = self._open()
+            return self._session
+
+    def _open(self):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        names = self._session.get_modelmeta().custom_metadata_map.get("names")
+        try:
+            session = ort.InferenceSession(self._model, sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise AnalyzerError(f"moderation: the NudeNet model cannot be loaded ({exc}); "
+                                f"reinstall: {INSTALL_HINT}") from None
+        self._input = session.get_inputs()[0].name
+        names = session.get_modelmeta().custom_metadata_map.get("names")
         try:
             table = ast.literal_eval(names) if names else None
             self.classes = tuple(table[i] for i in range(len(table)))
         except (ValueError, SyntaxError, KeyError, TypeError):
             self.classes = NUDENET_CLASSES
+        return session
+
+    def close(self) -> None:
+        """Drop the ONNX session (a later :meth:`detect` opens it again)."""
+        with self._lock:
+            self._session = None
 
     def detect(self, image: np.ndarray) -> list[BodyPart]:
         """Body parts in an RGB uint8 H×W×3 image, best first (score ≥ 0.2, class-agnostic NMS
         at IoU 0.45, as NudeNet does)."""
         from PIL import Image
 
+        session = self._loaded_session()
+        image = as_rgb(image, "moderation")
         height, width = image.shape[:2]
         side = max(height, width)
         square = np.zeros((side, side, 3), dtype=np.uint8)  # pad right/bottom, as NudeNet does
         square[:height, :width] = image
         pil = Image.fromarray(square).resize((INPUT_PX, INPUT_PX), Image.Resampling.BILINEAR)
         blob = (np.asarray(pil, dtype=np.float32) / 255.0).transpose(2, 0, 1)[None]
-        out = self._session.run(None, {self._input: blob})[0][0].T  # (anchors, 4 + classes)
+        out = session.run(None, {self._input: blob})[0][0].T  # (anchors, 4 + classes)
         scores = out[:, 4:]
         cls = scores.argmax(axis=1)
         best = scores[np.arange(len(cls)), cls]
@@ -140,7 +184,7 @@ class ModerationEngine:
         xyxy = np.stack([np.clip(x1, 0, width), np.clip(y1, 0, height),
                          np.clip(x2, 0, width), np.clip(y2, 0, height)], axis=1)
         parts = []
-        for i in _nms(xyxy, best, NMS_IOU):
+        for i in nms(xyxy, best, NMS_IOU):
             bx1, by1, bx2, by2 = xyxy[i]
             if bx2 <= bx1 or by2 <= by1:
                 continue
@@ -170,21 +214,3 @@ def moderation_labels(parts: list[BodyPart], min_confidence: float = 50.0) -> li
                "TaxonomyLevel": TAXONOMY[name][1]}
               for name, conf in best.items() if conf >= min_confidence]
     return sorted(labels, key=lambda lab: (lab["TaxonomyLevel"], -lab["Confidence"], lab["Name"]))
-
-
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
-    order = list(np.argsort(-scores))
-    kept: list[int] = []
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    while order:
-        i = order.pop(0)
-        kept.append(i)
-        rest = np.array(order, dtype=int)
-        if not len(rest):
-            break
-        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
-        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
-        inter = w * h
-        overlap = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = [int(j) for j, o in zip(rest, overlap) if o <= iou]
-    return kept

@@ -56,6 +56,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import AnalyzerError
+from .engines import install_hint
+from .images import as_rgb
 
 #: Where Debian/Ubuntu's ``tesseract-ocr-kor``/``-eng`` put the traineddata (tesseract 5).
 DEFAULT_TESSDATA_DIRS = (
@@ -66,13 +68,12 @@ DEFAULT_TESSDATA_DIRS = (
     "/opt/homebrew/share/tessdata",
 )
 
-_INSTALL_LOCAL = "pip install 'reko[local]' (rapidocr-onnxruntime==1.4.4, tesserocr)"
-_INSTALL_KOR = ("apt-get install tesseract-ocr-kor tesseract-ocr-eng (Debian/Ubuntu), "
-                "or put kor.traineddata and eng.traineddata in a directory and pass it as "
-                "tessdata_dir or set TESSDATA_PREFIX to it")
+#: How to install what the OCR needs (Python packages and Debian's traineddata).
+INSTALL_HINT = install_hint("text")
+_TESSDATA_HINT = (f"install: {INSTALL_HINT}; or put kor.traineddata and eng.traineddata in a "
+                  "directory and pass it as tessdata_dir or set TESSDATA_PREFIX to it")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 #: Line heights also read, as factors of ``line_height_px``, when the first reading's
 #: confidence is under 85 (tesseract's LSTM reads caption glyphs at 40–80 px line height on
 #: the test set; 64 px was best alone): 56, 48, 40 and 80 px.
@@ -121,6 +122,9 @@ class _TessWord:
 class OcrEngine:
     """Reads text lines from RGB frames offline (see the module docstring for the method).
 
+    Constructing checks the Python packages and the traineddata; :meth:`load` (or the first
+    :meth:`read`) opens the tesseract handles and ONNX sessions, :meth:`close` frees them.
+
     Args:
         tessdata_dir: directory holding ``kor.traineddata`` and ``eng.traineddata``; ``None``
             tries ``TESSDATA_PREFIX`` and then :data:`DEFAULT_TESSDATA_DIRS`.
@@ -143,11 +147,10 @@ class OcrEngine:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         try:
             import cv2  # noqa: F401  (rapidocr needs it too)
+            import rapidocr_onnxruntime  # noqa: F401  (used by load)
             import tesserocr
-            from rapidocr_onnxruntime import RapidOCR
-            from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
         except ImportError as exc:
-            raise AnalyzerError(f"the local OCR engine needs {exc.name}: {_INSTALL_LOCAL}") from None
+            raise AnalyzerError(f"the local OCR engine needs {exc.name}: {INSTALL_HINT}") from None
 
         self.languages = languages
         self.det_max_side_px = int(det_max_side_px)
@@ -155,7 +158,30 @@ class OcrEngine:
         self.min_confidence = float(min_confidence)
         self.tessdata_dir = _find_tessdata(tessdata_dir, languages)
         self._tesserocr = tesserocr
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._tess_line = self._tess_hangul = None
+        self._det = self._rec = None
+        self._rec_chars: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def load(self) -> "OcrEngine":
+        """Open the tesseract handles and the ONNX sessions now (otherwise on the first
+        :meth:`read`); returns self.
+
+        Raises:
+            AnalyzerError: tesseract cannot load a language's traineddata.
+        """
+        with self._lock:
+            if self._tess_line is None:
+                self._open()
+        return self
+
+    def _open(self) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        tesserocr = self._tesserocr
 
         def tess_api(lang: str, psm) -> "tesserocr.PyTessBaseAPI":
             try:
@@ -163,22 +189,39 @@ class OcrEngine:
                                               oem=tesserocr.OEM.LSTM_ONLY)
             except RuntimeError as exc:
                 raise AnalyzerError(f"tesseract could not load {lang!r} from "
-                                    f"{self.tessdata_dir}: {exc}; {_INSTALL_KOR}") from None
+                                    f"{self.tessdata_dir}: {exc}; {_TESSDATA_HINT}") from None
             return api
 
-        self._tess_line = tess_api(languages, tesserocr.PSM.SINGLE_LINE)
-        self._tess_hangul = tess_api(languages.split("+")[0], tesserocr.PSM.SINGLE_LINE)
-
-        # One thread per session: reko runs one process per core (see the module docstring).
-        rapid = RapidOCR(det_limit_type="max", intra_op_num_threads=1, inter_op_num_threads=1,
-                         use_cls=False)
-        self._det = rapid.text_det
+        apis = []
+        try:
+            for lang in (self.languages, self.languages.split("+")[0]):  # lines; Hangul re-read
+                apis.append(tess_api(lang, tesserocr.PSM.SINGLE_LINE))
+            # One thread per session: reko runs one process per core (see the module docstring).
+            rapid = RapidOCR(det_limit_type="max", intra_op_num_threads=1,
+                             inter_op_num_threads=1, use_cls=False)
+        except BaseException:
+            for api in apis:
+                api.End()
+            raise
+        tess_line, tess_hangul = apis
+        det = rapid.text_det
         # In "max" mode rapidocr 1.4.4 ignores limit_side_len and picks 960/1500/2000 by size;
         # pin the limit so detection cost does not depend on the frame size.
-        self._det.get_preprocess = lambda _max_wh: DetPreProcess(
-            self.det_max_side_px, "max", self._det.mean, self._det.std)
-        self._rec = rapid.text_rec
+        det.get_preprocess = lambda _max_wh: DetPreProcess(self.det_max_side_px, "max",
+                                                           det.mean, det.std)
+        self._det, self._rec = det, rapid.text_rec
         self._rec_chars = self._rec.postprocess_op.character
+        self._tess_line, self._tess_hangul = tess_line, tess_hangul
+
+    def close(self) -> None:
+        """Free the tesseract handles and ONNX sessions (a later :meth:`read` opens them
+        again)."""
+        with self._lock:
+            for api in (self._tess_line, self._tess_hangul):
+                if api is not None:
+                    api.End()
+            self._tess_line = self._tess_hangul = None
+            self._det = self._rec = None
 
     # ------------------------------------------------------------------ public API
 
@@ -189,10 +232,11 @@ class OcrEngine:
         words; polygons are in pixels of ``image``. An image without text gives ``[]``.
 
         Raises:
-            AnalyzerError: ``image`` is not a 2-D/3-D uint8 array.
+            AnalyzerError: ``image`` is not a 2-D/3-D uint8 array, or the engine cannot load.
         """
-        image = _as_rgb(image)
+        image = as_rgb(image, "OCR")
         with self._lock:
+            self.load()
             boxes = self._detect(image)
             lines = []
             for box in boxes:
@@ -200,12 +244,6 @@ class OcrEngine:
                 if line is not None:
                     lines.append(line)
         return _reading_order(lines)
-
-    def close(self) -> None:
-        """Free the tesseract handles (the engine cannot read afterwards)."""
-        with self._lock:
-            for api in (self._tess_line, self._tess_hangul):
-                api.End()
 
     # ------------------------------------------------------------------ detection
 
@@ -411,22 +449,7 @@ def _find_tessdata(tessdata_dir: str | None, languages: str) -> str:
             return str(Path(cand))
     where = tessdata_dir if tessdata_dir is not None else ", ".join(c for c in candidates if c)
     missing = "+".join(langs)
-    raise AnalyzerError(f"tesseract traineddata for {missing} not found in {where}; {_INSTALL_KOR}")
-
-
-def _as_rgb(image) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
-        raise AnalyzerError(f"OCR needs an RGB uint8 H×W×3 image, got {arr.dtype} {arr.shape}")
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    elif arr.shape[2] == 4:
-        arr = arr[:, :, :3]
-    elif arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    elif arr.shape[2] != 3:
-        raise AnalyzerError(f"OCR needs an RGB uint8 H×W×3 image, got shape {arr.shape}")
-    return np.ascontiguousarray(arr)
+    raise AnalyzerError(f"tesseract traineddata for {missing} not found in {where}; {_TESSDATA_HINT}")
 
 
 def _merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
@@ -505,20 +528,6 @@ def _mean_conf(words: list[_TessWord]) -> float:
         return 0.0
     total = sum(len(w.text) for w in words)
     return sum(w.conf * len(w.text) for w in words) / max(total, 1)
-
-
-def _split_rapid(chars) -> list[_TessWord]:
-    words, cur = [], []
-    for c, p, x in chars + [(" ", 1.0, 0.0)]:
-        if c == " ":
-            if cur:
-                words.append(_TessWord("".join(ch for ch, _, _ in cur),
-                                       100 * float(np.mean([pp for _, pp, _ in cur])),
-                                       cur[0][2], cur[-1][2]))
-            cur = []
-        else:
-            cur.append((c, p, x))
-    return words
 
 
 def _splice(kor: _TessWord, latin: str) -> _TessWord:

@@ -1,8 +1,9 @@
-"""Rekognition's service model from botocore: validate local engine responses against it.
+"""Rekognition's service model from botocore: the local engine checks requests against it,
+and tests validate its responses against it.
 
 botocore ships the Rekognition API model (``botocore/data/rekognition/*/service-2.json``); the
-local engine must return exactly those shapes so a frame analysed locally and one analysed by
-AWS produce the same documents.
+local engine must accept the same requests (:func:`check_request`) and return exactly those
+shapes, so a frame analysed locally and one analysed by AWS produce the same documents.
 """
 
 from __future__ import annotations
@@ -35,3 +36,21 @@ def validation_errors(operation: str, response: dict[str, Any], *, request: bool
     body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
     report = ParamValidator().validate(body, shape)
     return report.generate_report() if report.has_errors() else ""
+
+
+def check_request(operation: str, **params: Any) -> dict[str, Any]:
+    """The request ``params`` of ``operation`` (e.g. ``DetectText``) without the ``None`` ones
+    (boto3 sends no member for them), after checking them against botocore's input shape:
+    member names, types, required members and ranges, as boto3 checks before sending.
+
+    Raises:
+        InvalidParameterException: a member is unknown, missing, of the wrong type or out of
+            range (the message is botocore's report).
+    """
+    from .rekognition_errors import InvalidParameterException
+
+    request = {k: v for k, v in params.items() if v is not None}
+    errors = validation_errors(operation, request, request=True)
+    if errors:
+        raise InvalidParameterException(f"{operation}: {errors}")
+    return request

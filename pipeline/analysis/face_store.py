@@ -1,19 +1,21 @@
 """Rekognition-compatible face collections, persisted on disk, searched with numpy.
 
 One SQLite database per collection: ``<root>/collections/<CollectionId>.sqlite`` (WAL mode, so
-several ingest processes can index into one collection while others search it). A face row
-holds Rekognition's metadata (FaceId, ImageId, ExternalImageId, BoundingBox, Confidence,
-UserId) and the 128-d dlib embedding as a float32 blob; images are never stored.
+several ingest processes can index into one collection while others search it), opened through
+reko's one SQLite helper (:func:`reko.pipeline.sqlite_util.connect`: a full disk or an
+unwritable file is a :class:`~reko.errors.StorageError`). A face row holds Rekognition's
+metadata (FaceId, ImageId, ExternalImageId, BoundingBox, Confidence, UserId) and the 128-d dlib
+embedding as a float32 blob; images are never stored.
 
 Searches load a collection's embeddings once into a numpy matrix (cached per process and
 refreshed when the collection changes) and compute Euclidean distances in one vectorised step.
-Distances become Rekognition ``Similarity`` (0–100) through :func:`distance_to_similarity`,
-calibrated on real photos (see there).
+Distances become Rekognition ``Similarity`` (0–100) through
+:func:`.similarity.distance_to_similarity`, calibrated on real photos (see there).
 
 All methods take Python arguments (snake_case, RGB arrays) and return dicts shaped exactly like
 the matching Rekognition responses; :mod:`.local_faces` maps boto3's keyword names onto them.
-Errors are named like Rekognition's (``ResourceNotFoundException`` …) and carry a boto3-style
-``response["Error"]["Code"]``.
+Errors are Rekognition's (:mod:`.rekognition_errors`: ``ResourceNotFoundException`` …), ids are
+checked against the Rekognition patterns of :mod:`reko.pipeline.ids`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -32,172 +33,20 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ...errors import MediaError, NotFoundError, RekoError
+from ...errors import StorageError
+from ..ids import COLLECTION_ID, EXTERNAL_IMAGE_ID, FACE_ID, USER_ID
+from ..sqlite_util import Connection, connect
+from .face_quality import QUALITY_FILTERS, quality_reasons
 from .faces import FACE_MODEL_VERSION, DetectedFace, FaceEngine, check_attributes, face_detail
-
-# --------------------------------------------------------------------------------------------
-# Errors (named as Rekognition names them)
-# --------------------------------------------------------------------------------------------
-
-
-class RekognitionError(RekoError):
-    """Base of the Rekognition-named errors; ``code`` is the AWS error code and ``response``
-    mimics ``botocore.exceptions.ClientError.response`` so ``e.response["Error"]["Code"]``
-    works as with boto3."""
-
-    http_status = 400
-
-    @property
-    def code(self) -> str:
-        """The AWS error code (the class name)."""
-        return type(self).__name__
-
-    @property
-    def response(self) -> dict[str, Any]:
-        """``{"Error": {"Code", "Message"}, "ResponseMetadata": {"HTTPStatusCode"}}``."""
-        return {"Error": {"Code": self.code, "Message": str(self)},
-                "ResponseMetadata": {"HTTPStatusCode": self.http_status}}
-
-
-class ResourceNotFoundException(NotFoundError, RekognitionError):
-    """The collection or user does not exist (HTTP 404 in reko's web API)."""
-
-    http_status = 404
-
-
-class InvalidParameterException(RekognitionError):
-    """A parameter is malformed or out of range, or the image has no usable face (HTTP 400)."""
-
-    http_status = 400
-
-
-class InvalidPaginationTokenException(InvalidParameterException):
-    """``NextToken`` was not produced by this collection's listing (HTTP 400)."""
-
-
-class InvalidImageFormatException(MediaError, RekognitionError):
-    """``Image.Bytes`` is not a JPEG/PNG the engine can decode (HTTP 400)."""
-
-    http_status = 400
-
-
-class ResourceAlreadyExistsException(RekognitionError):
-    """``create_collection`` with a CollectionId that already exists (HTTP 409)."""
-
-    http_status = 409
-
-
-class ConflictException(RekognitionError):
-    """``create_user`` with a UserId that already exists (HTTP 409)."""
-
-    http_status = 409
-
-
-# --------------------------------------------------------------------------------------------
-# Distance ↔ similarity calibration
-# --------------------------------------------------------------------------------------------
-
-#: Embedding distance that maps to Similarity 80 (Rekognition's default FaceMatchThreshold):
-#: 0.6 is face_recognition's customary ``tolerance`` for "same person".
-DISTANCE_AT_DEFAULT_THRESHOLD = 0.6
-#: Rekognition's default ``FaceMatchThreshold`` (SearchFaces, SearchFacesByImage).
-DEFAULT_FACE_MATCH_THRESHOLD = 80.0
-#: Rekognition's default ``UserMatchThreshold`` for SearchUsers/SearchUsersByImage.
-DEFAULT_USER_SEARCH_THRESHOLD = 80.0
-#: Rekognition's default ``UserMatchThreshold`` for AssociateFaces.
-DEFAULT_ASSOCIATE_THRESHOLD = 75.0
-#: Steepness of the logistic (per unit of distance). Chosen so the measured ranges on real
-#: photos separate cleanly: same person 0.18–0.48 → 99.8–94.4, different people 0.64–0.93 →
-#: 71–7 (see :func:`distance_to_similarity`).
-SIMILARITY_SLOPE = 12.0
-#: Distance at Similarity 50: 0.6 + ln(4)/12 ≈ 0.7155, which puts 0.6 exactly at 80.
-SIMILARITY_MIDPOINT = DISTANCE_AT_DEFAULT_THRESHOLD + math.log(4.0) / SIMILARITY_SLOPE
-
-
-def distance_to_similarity(distance):
-    """Rekognition ``Similarity`` (0–100) from the Euclidean distance of two dlib embeddings.
-
-    ``S(d) = 100 / (1 + exp(k·(d − d½)))`` with ``k`` = :data:`SIMILARITY_SLOPE` = 12 and
-    ``d½`` = :data:`SIMILARITY_MIDPOINT` ≈ 0.7155: strictly decreasing, S(0.6) = 80 (so
-    Rekognition's default FaceMatchThreshold means face_recognition's customary tolerance).
-    Calibration: the design brief's measurements (same person 0.18–0.48 apart → S 99.8–94.4;
-    different people 0.64–0.93 → S 71–7) and reko's own (``benchmarks/faces.py``):
-    face_recognition 1.3.0's photos, obama×3 0.32–0.43 → 97.0–99.1, obama vs biden
-    0.82–0.87 → 13–23; the 176×144 carphone man across frames and an x264 re-encode
-    0.24–0.61 (his best match per frame ≥ 0.41 → ≥ 96), the bikes.mp4 cyclist vs him
-    0.74–0.80 → 26–44. Key points: d 0.3 → 99.3, 0.4 → 97.8, 0.5 → 93.0, 0.6 → 80.0, 0.7 → 54.6, 0.8 → 26.6.
-
-    Accepts a float or a numpy array (returns the same kind).
-    """
-    d = np.asarray(distance, dtype=np.float64)
-    s = 100.0 / (1.0 + np.exp(np.clip(SIMILARITY_SLOPE * (d - SIMILARITY_MIDPOINT), -700, 700)))
-    return float(s) if s.ndim == 0 else s
-
-
-def similarity_to_distance(similarity: float) -> float:
-    """Inverse of :func:`distance_to_similarity`: the largest embedding distance whose
-    similarity is still ≥ ``similarity`` (0–100). 100 (or more) → 0.0; 0 (or less) → ``inf``.
-    E.g. 80 → 0.6, 90 → 0.532, 95 → 0.470, 99 → 0.333."""
-    s = float(similarity)
-    if s <= 0.0:
-        return math.inf
-    if s >= 100.0:
-        return 0.0
-    return max(0.0, SIMILARITY_MIDPOINT + math.log(100.0 / s - 1.0) / SIMILARITY_SLOPE)
-
-
-# --------------------------------------------------------------------------------------------
-# Quality filter (IndexFaces, SearchFacesByImage, SearchUsersByImage)
-# --------------------------------------------------------------------------------------------
-
-#: Quality bars, reko's own (Rekognition does not publish its values). A face must meet every
-#: bound; each failed bound adds its Rekognition ``Reason``. ``min_confidence`` 50 is dlib's own
-#: detection boundary (score 0); ``min_face_px`` is the shorter box side in image pixels (the
-#: embedding aligns faces to 150 px chips); ``max_yaw``/``max_pitch`` in degrees of
-#: :func:`.faces.estimate_pose`; sharpness/brightness in :mod:`.faces`' 0–100 units.
-QUALITY_BARS: dict[str, dict[str, float]] = {
-    "LOW": {"min_confidence": 50.0, "min_face_px": 20, "min_sharpness": 20.0,
-            "min_brightness": 8.0, "max_yaw": 60.0, "max_pitch": 45.0},
-    "MEDIUM": {"min_confidence": 80.0, "min_face_px": 40, "min_sharpness": 35.0,
-               "min_brightness": 15.0, "max_yaw": 45.0, "max_pitch": 35.0},
-    "HIGH": {"min_confidence": 95.0, "min_face_px": 80, "min_sharpness": 50.0,
-             "min_brightness": 25.0, "max_yaw": 30.0, "max_pitch": 25.0},
-}
-#: ``AUTO`` (IndexFaces' default) uses the LOW bar: drop only what is likely not a usable face.
-QUALITY_BARS["AUTO"] = QUALITY_BARS["LOW"]
-QUALITY_FILTERS = ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH")
-
-
-def quality_reasons(face: DetectedFace, quality_filter: str) -> list[str]:
-    """Rekognition ``Reasons`` (``LOW_CONFIDENCE``, ``SMALL_BOUNDING_BOX``, ``LOW_SHARPNESS``,
-    ``LOW_BRIGHTNESS``, ``EXTREME_POSE``) why ``face`` fails ``quality_filter``
-    (``NONE``/``AUTO``/``LOW``/``MEDIUM``/``HIGH``, bars in :data:`QUALITY_BARS`); ``[]`` when
-    it passes."""
-    bar = QUALITY_BARS.get(quality_filter)
-    if bar is None:
-        return []
-    reasons = []
-    if face.confidence < bar["min_confidence"]:
-        reasons.append("LOW_CONFIDENCE")
-    if min(face.width_px, face.height_px) < bar["min_face_px"]:
-        reasons.append("SMALL_BOUNDING_BOX")
-    if face.sharpness < bar["min_sharpness"]:
-        reasons.append("LOW_SHARPNESS")
-    if face.brightness < bar["min_brightness"]:
-        reasons.append("LOW_BRIGHTNESS")
-    if abs(face.pose["Yaw"]) > bar["max_yaw"] or abs(face.pose["Pitch"]) > bar["max_pitch"]:
-        reasons.append("EXTREME_POSE")
-    return reasons
-
+from .rekognition_errors import (ConflictException, InvalidPaginationTokenException,
+                                 InvalidParameterException, ResourceAlreadyExistsException,
+                                 ResourceNotFoundException)
+from .similarity import (DEFAULT_ASSOCIATE_THRESHOLD, DEFAULT_FACE_MATCH_THRESHOLD,
+                         DEFAULT_USER_SEARCH_THRESHOLD, distance_to_similarity)
 
 # --------------------------------------------------------------------------------------------
 # Parameter checks (patterns and ranges from botocore's Rekognition model)
 # --------------------------------------------------------------------------------------------
-
-_COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
-_USER_ID = re.compile(r"[a-zA-Z0-9_.\-:]{1,128}")
-_EXTERNAL_ID = re.compile(r"[a-zA-Z0-9_.\-:]{1,255}")
-_FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _check(pattern: re.Pattern, value: Any, name: str) -> str:
@@ -226,7 +75,7 @@ def _check_face_ids(face_ids: Any, name: str = "FaceIds", max_items: int = 4096)
     if isinstance(face_ids, str) or not isinstance(face_ids, (list, tuple)) or \
             not 1 <= len(face_ids) <= max_items:
         raise InvalidParameterException(f"{name} must be a list of 1 to {max_items} FaceIds")
-    return [_check(_FACE_ID, f, "FaceId") for f in face_ids]
+    return [_check(FACE_ID, f, "FaceId") for f in face_ids]
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,7 +125,8 @@ class FaceCollections:
     Args:
         root: reko's data directory; collections live in ``root/collections/*.sqlite``.
         engine: the :class:`~.faces.FaceEngine` used to analyse images (or a zero-argument
-            callable returning one, called on first use). Default: ``FaceEngine()``.
+            callable returning one, called at each use). Default: the process's shared
+            ``faces`` engine (:data:`.engines.ENGINES`).
 
     Every method raises :class:`ResourceNotFoundException` for a missing collection and
     :class:`InvalidParameterException` for malformed parameters, as Rekognition does.
@@ -287,41 +137,57 @@ class FaceCollections:
         self.root = Path(root)
         self.dir = self.root / "collections"
         self._engine_arg = engine
-        self._engine: FaceEngine | None = engine if isinstance(engine, FaceEngine) else None
         self._cache: dict[str, _Matrix] = {}
         self._lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
     def engine(self) -> FaceEngine:
-        """The face engine (built on first use)."""
-        if self._engine is None:
-            self._engine = self._engine_arg() if callable(self._engine_arg) else FaceEngine()
-        return self._engine
+        """The face engine: the one given, or the process's ``faces`` engine
+        (:data:`.engines.ENGINES`), loaded on first use.
+
+        Raises:
+            AnalyzerError: dlib or the face models are missing.
+        """
+        if isinstance(self._engine_arg, FaceEngine):
+            return self._engine_arg
+        if callable(self._engine_arg):
+            return self._engine_arg()
+        from .engines import ENGINES
+
+        return ENGINES.get("faces")
 
     def path(self, collection_id: str) -> Path:
         """SQLite file of a collection (whether or not it exists)."""
-        return self.dir / f"{_check(_COLLECTION_ID, collection_id, 'CollectionId')}.sqlite"
+        return self.dir / f"{_check(COLLECTION_ID, collection_id, 'CollectionId')}.sqlite"
 
     def arn(self, collection_id: str) -> str:
         """The collection's ARN as reported locally (region ``local``, account 000000000000)."""
         return f"arn:aws:rekognition:local:000000000000:collection/{collection_id}"
 
     @contextmanager
-    def _db(self, collection_id: str, write: bool = False) -> Iterator[sqlite3.Connection]:
+    def _db(self, collection_id: str, write: bool = False) -> Iterator[Connection]:
+        """One transaction on an existing collection (``BEGIN IMMEDIATE`` when ``write``, which
+        also bumps the collection's generation so every process reloads its matrix).
+
+        Raises:
+            ResourceNotFoundException: no such collection (or it was deleted meanwhile).
+            StorageError: the file cannot be read or written (disk full, permissions).
+        """
         path = self.path(collection_id)
         if not path.is_file():
             raise ResourceNotFoundException(
                 f"The collection id: {collection_id} does not exist; create it with "
                 f"create_collection(CollectionId={collection_id!r})")
         try:
-            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30,
-                                   isolation_level=None)
-        except sqlite3.OperationalError:    # deleted since the check
-            raise ResourceNotFoundException(
-                f"The collection id: {collection_id} does not exist") from None
+            conn = connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                           what=f"face collection {collection_id}")
+        except StorageError:
+            if not path.is_file():      # deleted since the check
+                raise ResourceNotFoundException(
+                    f"The collection id: {collection_id} does not exist") from None
+            raise
         try:
-            conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield conn
@@ -332,7 +198,7 @@ class FaceCollections:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        except sqlite3.DatabaseError:
+        except StorageError:
             if not path.is_file():      # deleted while we were opening it
                 raise ResourceNotFoundException(
                     f"The collection id: {collection_id} does not exist") from None
@@ -340,7 +206,7 @@ class FaceCollections:
         finally:
             conn.close()
 
-    def _matrix(self, conn: sqlite3.Connection, collection_id: str) -> _Matrix:
+    def _matrix(self, conn: Connection, collection_id: str) -> _Matrix:
         generation = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
         cached = self._cache.get(collection_id)
         if cached is not None and cached.generation == generation:
@@ -368,7 +234,7 @@ class FaceCollections:
                 face["UserId"] = user_id
         return face
 
-    def _faces_by_id(self, conn: sqlite3.Connection, face_ids: Iterable[str]) -> dict[str, tuple]:
+    def _faces_by_id(self, conn: Connection, face_ids: Iterable[str]) -> dict[str, tuple]:
         ids = list(face_ids)
         out: dict[str, tuple] = {}
         for i in range(0, len(ids), 500):
@@ -408,16 +274,15 @@ class FaceCollections:
         Raises:
             ResourceAlreadyExistsException: the collection exists.
             InvalidParameterException: CollectionId does not match ``[a-zA-Z0-9_.\\-]+``.
+            StorageError: the collections directory cannot be written.
         """
         path = self.path(collection_id)
-        self.dir.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise ResourceAlreadyExistsException(
                 f"The collection id: {collection_id} already exists; delete it first or use it")
         tmp = self.dir / f".{collection_id}.{uuid.uuid4().hex}.creating"
-        conn = sqlite3.connect(tmp)
+        conn = connect(tmp, _SCHEMA, what=f"face collection {collection_id}")  # creates self.dir
         try:
-            conn.executescript(_SCHEMA)
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("created_ms", str(int(time.time() * 1000))),
                 ("face_model_version", FACE_MODEL_VERSION),
@@ -465,7 +330,7 @@ class FaceCollections:
         limit = int(_check_range(max_results, "MaxResults", 0, 4096, 1000)) or 1000
         ids = sorted(p.stem for p in self.dir.glob("*.sqlite")) if self.dir.is_dir() else []
         if next_token is not None:
-            if not isinstance(next_token, str) or not _COLLECTION_ID.fullmatch(next_token):
+            if not isinstance(next_token, str) or not COLLECTION_ID.fullmatch(next_token):
                 raise InvalidPaginationTokenException(f"invalid NextToken {next_token!r}")
             ids = [i for i in ids if i > next_token]
         page = ids[:limit]
@@ -512,7 +377,7 @@ class FaceCollections:
                 DetectionAttributes.
         """
         if external_image_id is not None:
-            _check(_EXTERNAL_ID, external_image_id, "ExternalImageId")
+            _check(EXTERNAL_IMAGE_ID, external_image_id, "ExternalImageId")
         limit = _check_range(max_faces, "MaxFaces", 1, math.inf, None)
         quality = _check_quality(quality_filter, "AUTO")
         try:
@@ -572,7 +437,7 @@ class FaceCollections:
             raise InvalidPaginationTokenException(f"invalid NextToken {next_token!r}") from None
         if user_id is not None:
             where.append("user_id = ?")
-            args.append(_check(_USER_ID, user_id, "UserId"))
+            args.append(_check(USER_ID, user_id, "UserId"))
         if face_ids is not None:
             ids = _check_face_ids(face_ids)
             where.append(f"face_id IN ({','.join('?' * len(ids))})")
@@ -632,7 +497,7 @@ class FaceCollections:
                 break
         return out
 
-    def _face_matches(self, conn: sqlite3.Connection, matches: list[tuple[str, float]]) -> list[dict]:
+    def _face_matches(self, conn: Connection, matches: list[tuple[str, float]]) -> list[dict]:
         rows = self._faces_by_id(conn, [f for f, _ in matches])
         return [{"Similarity": s, "Face": self._face(rows[f])} for f, s in matches if f in rows]
 
@@ -648,7 +513,7 @@ class FaceCollections:
             ResourceNotFoundException: no such collection.
             InvalidParameterException: ``face_id`` is malformed or not in the collection.
         """
-        _check(_FACE_ID, face_id, "FaceId")
+        _check(FACE_ID, face_id, "FaceId")
         limit = int(_check_range(max_faces, "MaxFaces", 1, 4096, 4096))
         threshold = _check_range(face_match_threshold, "FaceMatchThreshold", 0, 100,
                                  DEFAULT_FACE_MATCH_THRESHOLD)
@@ -692,28 +557,14 @@ class FaceCollections:
                     "FaceMatches": self._face_matches(conn, matches),
                     "FaceModelVersion": FACE_MODEL_VERSION}
 
-    def search_embedding(self, collection_id: str, embedding: np.ndarray,
-                         face_match_threshold: float = DEFAULT_FACE_MATCH_THRESHOLD,
-                         max_faces: int = 4096) -> list[dict]:
-        """reko's own helper: ``FaceMatches`` (as in :meth:`search_faces_by_image`) for a
-        128-d embedding already computed by :class:`~.faces.FaceEngine`.
-
-        Raises:
-            ResourceNotFoundException: no such collection.
-        """
-        with self._db(collection_id) as conn:
-            m = self._matrix(conn, collection_id)
-            return self._face_matches(conn, self._matches(
-                m, np.asarray(embedding, np.float32), face_match_threshold, max_faces))
-
     # -- users ---------------------------------------------------------------------------------
     @staticmethod
-    def _user_status(conn: sqlite3.Connection, user_id: str) -> str:
+    def _user_status(conn: Connection, user_id: str) -> str:
         n = conn.execute("SELECT COUNT(*) FROM faces WHERE user_id = ?", (user_id,)).fetchone()[0]
         return "ACTIVE" if n else "CREATED"
 
     @staticmethod
-    def _require_user(conn: sqlite3.Connection, collection_id: str, user_id: str) -> None:
+    def _require_user(conn: Connection, collection_id: str, user_id: str) -> None:
         if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
             raise ResourceNotFoundException(
                 f"User {user_id} does not exist in collection {collection_id}; "
@@ -727,14 +578,13 @@ class FaceCollections:
             ResourceNotFoundException: no such collection.
             ConflictException: the user already exists.
         """
-        _check(_USER_ID, user_id, "UserId")
+        _check(USER_ID, user_id, "UserId")
         with self._db(collection_id, write=True) as conn:
-            try:
-                conn.execute("INSERT INTO users (user_id, created_ms) VALUES (?, ?)",
-                             (user_id, int(time.time() * 1000)))
-            except sqlite3.IntegrityError:
+            added = conn.execute("INSERT OR IGNORE INTO users (user_id, created_ms) VALUES (?, ?)",
+                                 (user_id, int(time.time() * 1000))).rowcount
+            if not added:       # the write lock is held: nobody else inserted it meanwhile
                 raise ConflictException(
-                    f"User {user_id} already exists in collection {collection_id}") from None
+                    f"User {user_id} already exists in collection {collection_id}")
         return {}
 
     def delete_user(self, collection_id: str, user_id: str) -> dict:
@@ -744,7 +594,7 @@ class FaceCollections:
         Raises:
             ResourceNotFoundException: no such collection or user.
         """
-        _check(_USER_ID, user_id, "UserId")
+        _check(USER_ID, user_id, "UserId")
         with self._db(collection_id, write=True) as conn:
             self._require_user(conn, collection_id, user_id)
             conn.execute("UPDATE faces SET user_id = NULL WHERE user_id = ?", (user_id,))
@@ -792,7 +642,7 @@ class FaceCollections:
         Raises:
             ResourceNotFoundException: no such collection or user.
         """
-        _check(_USER_ID, user_id, "UserId")
+        _check(USER_ID, user_id, "UserId")
         ids = _check_face_ids(face_ids, max_items=100)
         threshold = _check_range(user_match_threshold, "UserMatchThreshold", 0, 100,
                                  DEFAULT_ASSOCIATE_THRESHOLD)
@@ -841,7 +691,7 @@ class FaceCollections:
         Raises:
             ResourceNotFoundException: no such collection or user.
         """
-        _check(_USER_ID, user_id, "UserId")
+        _check(USER_ID, user_id, "UserId")
         ids = _check_face_ids(face_ids, max_items=100)
         done, failed = [], []
         with self._db(collection_id, write=True) as conn:
@@ -863,7 +713,7 @@ class FaceCollections:
         return {"DisassociatedFaces": done, "UnsuccessfulFaceDisassociations": failed,
                 "UserStatus": status}
 
-    def _user_matches(self, conn: sqlite3.Connection, m: _Matrix, queries: np.ndarray,
+    def _user_matches(self, conn: Connection, m: _Matrix, queries: np.ndarray,
                       threshold: float, limit: int, exclude_face: str | None = None,
                       exclude_user: str | None = None) -> list[dict]:
         """Users ranked by their best face similarity to any of ``queries`` (k×128)."""
@@ -908,7 +758,7 @@ class FaceCollections:
         with self._db(collection_id) as conn:
             m = self._matrix(conn, collection_id)
             if face_id is not None:
-                _check(_FACE_ID, face_id, "FaceId")
+                _check(FACE_ID, face_id, "FaceId")
                 if face_id not in m.row:
                     raise InvalidParameterException(
                         f"FaceId {face_id} is not in collection {collection_id}")
@@ -916,7 +766,7 @@ class FaceCollections:
                 matches = self._user_matches(conn, m, queries, threshold, limit, exclude_face=face_id)
                 out["SearchedFace"] = {"FaceId": face_id}
             else:
-                _check(_USER_ID, user_id, "UserId")
+                _check(USER_ID, user_id, "UserId")
                 self._require_user(conn, collection_id, user_id)
                 queries = m.matrix[[i for i, u in enumerate(m.user_ids) if u == user_id]]
                 matches = self._user_matches(conn, m, queries, threshold, limit, exclude_user=user_id)
