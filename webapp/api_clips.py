@@ -11,8 +11,11 @@ from pathlib import Path
 
 from flask import Blueprint
 
-from .api_search import query_from_request
-from .common import int_arg, reko, send_temporary
+from .api_search import search_query
+from .common import reko, send_temporary
+from .request_models import ClipRange, SearchFilters
+from .response_models import Error
+from .spec import FileResponse, api
 
 bp = Blueprint("clips", __name__, url_prefix="/api")
 
@@ -24,13 +27,21 @@ def _temp_path(suffix: str) -> Path:
     return Path(handle.name)
 
 
+_BUSY = (Error, "other clips are being cut; retry after Retry-After seconds")
+
+
 @bp.get("/clips/<video_id>.mp4")
-def clip(video_id: str):
-    """``start_ms``..``end_ms`` of a video as a frame-accurate MP4 download."""
+@api.validate(resp=FileResponse("video/mp4", HTTP_200=(None, "the clip, as a download"),
+                                HTTP_404=Error, HTTP_429=_BUSY), tags=["clips"])
+def clip(video_id: str, query: ClipRange):
+    """A frame-accurate clip.
+
+    ``start_ms``..``end_ms`` of the video as an MP4 download (the span is clamped to the
+    video). 400 when the span is empty or starts past the end.
+    """
     app = reko()
-    record = app.video(video_id)
-    start_ms = int_arg("start_ms", 0)
-    end_ms = int_arg("end_ms", record.duration_ms)
+    start_ms = query.start_ms
+    end_ms = app.video(video_id).duration_ms if query.end_ms is None else query.end_ms
     out = _temp_path(".mp4")
     try:
         app.clip(video_id, start_ms, end_ms, out)
@@ -40,10 +51,16 @@ def clip(video_id: str):
 
 
 @bp.get("/clips.zip")
-def clips_zip():
-    """Every segment of a search (same parameters as /api/search) as MP4s in one zip."""
+@api.validate(resp=FileResponse("application/zip", HTTP_200=(None, "one MP4 per segment"),
+                                HTTP_429=_BUSY), tags=["clips"])
+def clips_zip(query: SearchFilters):
+    """Every segment of a search as MP4 clips in one zip.
+
+    Same filters as ``GET /api/search``. 400 when the search matches nothing or more than 200
+    segments (narrow it first).
+    """
     app = reko()
-    response = app.search(query_from_request())
+    response = app.search(search_query(query), include_unsafe=query.unsafe)
     out = _temp_path(".zip")
     try:
         app.clips_zip(response, out)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, send_file
+from spectree import Response
 
-from ..errors import QueryError
 from ..pipeline.persons import Person
 from .api_search import search_page_json
-from .common import int_arg, reko
+from .common import reko
+from .request_models import FacePhoto, PageSize, PersonMerge, PersonRename, StateChange
+from .response_models import (Error, FaceSearchResult, Labels, Merged, PersonDetail, PersonList,
+                              Removed)
+from .response_models import Person as PersonShape
+from .spec import FileResponse, api
 
 bp = Blueprint("persons", __name__, url_prefix="/api")
 
@@ -17,65 +22,74 @@ def person_json(person: Person) -> dict:
     return {**person.to_json(), "thumbnail_url": f"/api/persons/{person.person_id}/thumbnail.jpg"}
 
 
-def _json_field(name: str, example: str) -> str:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get(name), str):
-        raise QueryError(f'send JSON {{"{name}": "{example}"}}')
-    return body[name]
-
-
 @bp.get("/persons")
+@api.validate(resp=Response(HTTP_200=PersonList), tags=["persons"])
 def list_persons():
-    """Every person, most screen time first."""
-    return jsonify(persons=[person_json(p) for p in reko().persons()])
+    """List persons, most screen time first."""
+    return {"persons": [person_json(p) for p in reko().persons()]}
 
 
 @bp.get("/persons/<person_id>")
+@api.validate(resp=Response(HTTP_200=PersonDetail, HTTP_404=Error), tags=["persons"])
 def get_person(person_id: str):
-    """One person with their faces."""
+    """A person and their faces."""
     app = reko()
-    return jsonify(**person_json(app.person(person_id)), faces=app.person_faces(person_id))
+    return {**person_json(app.person(person_id)), "faces": app.person_faces(person_id)}
 
 
 @bp.get("/persons/<person_id>/thumbnail.jpg")
+@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_404=Error), tags=["persons"])
 def person_thumbnail(person_id: str):
     """The person's best face crop."""
     return send_file(reko().person_thumbnail(person_id), mimetype="image/jpeg", max_age=60)
 
 
 @bp.patch("/persons/<person_id>")
-def rename_person(person_id: str):
-    """Rename: JSON ``{"name": "..."}`` (empty clears)."""
-    return jsonify(person_json(reko().rename_person(person_id, _json_field("name", "..."))))
+@api.validate(headers=StateChange, resp=Response(HTTP_200=PersonShape, HTTP_403=Error, HTTP_404=Error),
+              tags=["persons"])
+def rename_person(person_id: str, json: PersonRename):
+    """Rename a person (an empty name clears it); nothing is re-analysed."""
+    return person_json(reko().rename_person(person_id, json.name))
 
 
 @bp.post("/persons/<person_id>/merge")
-def merge_person(person_id: str):
-    """Merge into another person: JSON ``{"into": "<person_id>"}``."""
-    person, changed = reko().merge_persons(person_id, _json_field("into", "<person_id>"))
-    return jsonify(person=person_json(person), frames_updated=changed)
+@api.validate(headers=StateChange, resp=Response(HTTP_200=Merged, HTTP_403=Error, HTTP_404=Error),
+              tags=["persons"])
+def merge_person(person_id: str, json: PersonMerge):
+    """Merge this person into another.
+
+    The faces move to ``into``; the affected frame documents are rewritten.
+    """
+    person, changed = reko().merge_persons(person_id, json.into)
+    return {"person": person_json(person), "frames_updated": changed}
 
 
 @bp.post("/faces/<face_id>/remove")
+@api.validate(headers=StateChange, resp=Response(HTTP_200=Removed, HTTP_403=Error, HTTP_404=Error),
+              tags=["persons"])
 def remove_face(face_id: str):
     """Take a wrongly matched face away from its person."""
     reko().remove_face(face_id)
-    return jsonify(removed=face_id)
+    return {"removed": face_id}
 
 
 @bp.post("/search/face")
-def search_by_face():
-    """Find the person in an uploaded photo (multipart field ``photo``) and return their
-    segments, shaped like ``GET /api/search``, plus ``person`` and ``similarity``."""
-    photo = request.files.get("photo")
-    if photo is None:
-        raise QueryError("send the photo as multipart/form-data field 'photo'")
-    found = reko().search_by_face(photo.read())
-    body = search_page_json(found.response, 1, int_arg("per_page", 20, 1, 100))
-    return jsonify(**body, person=person_json(found.person), similarity=found.similarity)
+@api.validate(form=FacePhoto, headers=StateChange, tags=["search"],
+              resp=Response(HTTP_200=FaceSearchResult, HTTP_403=Error, HTTP_413=Error, HTTP_422=Error))
+def search_by_face(query: PageSize, form: FacePhoto):
+    """Find the person in a photo and return their segments.
+
+    Shaped like ``GET /api/search`` (first page), plus ``person`` and ``similarity``. 400 when
+    the photo has no face or matches nobody, 422 when it is not an image, 413 when it is too
+    large.
+    """
+    found = reko().search_by_face(form.photo.read())
+    body = search_page_json(found.response, 1, query.per_page)
+    return {**body, "person": person_json(found.person), "similarity": found.similarity}
 
 
 @bp.get("/labels")
+@api.validate(resp=Response(HTTP_200=Labels), tags=["search"])
 def labels():
     """Label names with frame counts over the whole index (for the label filter)."""
-    return jsonify(labels=reko().labels())
+    return {"labels": reko().labels()}

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint
+from spectree import Response
 
 from ..pipeline.index import SearchQuery
 from ..pipeline.index.base import normalize_text, parse_terms
-from .common import int_arg, reko
+from .common import reko
+from .request_models import SearchFilters, SearchParams
+from .response_models import Error, SearchResult
+from .spec import api
 
 bp = Blueprint("search", __name__, url_prefix="/api")
 
-MAX_PER_PAGE = 100
 
-
-def query_from_request() -> SearchQuery:
-    """A SearchQuery from ``q``, ``person`` (id or name), ``label`` and ``video`` parameters
-    (repeatable). Raises QueryError for an unknown person."""
-    return reko().query(request.args.get("q", ""), request.args.getlist("person"),
-                        request.args.getlist("label"), request.args.getlist("video"))
+def search_query(filters: SearchFilters) -> SearchQuery:
+    """A SearchQuery from validated filters: ``person`` values (ids or names) resolved, empty
+    values dropped. Raises QueryError for a person who matches nobody."""
+    return reko().query(filters.q, filters.person, filters.label, filters.video)
 
 
 def matched_lines(doc: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]:
@@ -62,10 +63,14 @@ def search_page_json(response, page: int, per_page: int) -> dict[str, Any]:
 
 
 @bp.get("/search")
-def search_endpoint():
-    """Search; see the OpenAPI document for parameters and the response shape."""
-    query = query_from_request()
-    page = int_arg("page", 1, 1, 10_000)
-    per_page = int_arg("per_page", 20, 1, MAX_PER_PAGE)
-    response = reko().search(query, include_unsafe=request.args.get("unsafe") == "1")
-    return jsonify(search_page_json(response, page, per_page))
+@api.validate(resp=Response(HTTP_200=SearchResult, HTTP_503=(Error, "the index is unreachable")),
+              tags=["search"])
+def search_endpoint(query: SearchParams):
+    """Search segments.
+
+    Frames matching every filter are merged into segments per video (best video first), then
+    paged. 400 for an empty search, a query over the length or word limits, or an unknown
+    person.
+    """
+    response = reko().search(search_query(query), include_unsafe=query.unsafe)
+    return search_page_json(response, query.page, query.per_page)

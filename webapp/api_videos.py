@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, jsonify, request, send_file
+from flask import Blueprint, request, send_file
+from spectree import Response
 
-from ..errors import MediaError
 from ..pipeline.catalog import VideoRecord
-from .common import int_arg, reko
+from .common import reko
+from .request_models import StateChange, TimelineParams, VideoUpload
+from .response_models import Deleted, Error, Timeline, Video, VideoList
+from .spec import FileResponse, api
 
 bp = Blueprint("videos", __name__, url_prefix="/api")
 
@@ -24,61 +27,87 @@ def record_json(record: VideoRecord) -> dict:
     return data
 
 
+@bp.before_request
+def allow_video_uploads() -> None:
+    """Raise the body limit of the upload route to ``REKO_MAX_UPLOAD_BYTES`` before its form
+    is parsed (every other request stays at ``REKO_MAX_REQUEST_BYTES``)."""
+    if request.endpoint == "videos.upload_video":
+        request.max_content_length = reko().settings.max_upload_bytes
+
+
 @bp.get("/videos")
+@api.validate(resp=Response(HTTP_200=VideoList), tags=["videos"])
 def list_videos():
-    """Every video with status and progress, newest first."""
-    return jsonify(videos=[record_json(r) for r in reko().videos()])
+    """List videos, newest first, with ingest status and progress."""
+    return {"videos": [record_json(r) for r in reko().videos()]}
 
 
 @bp.post("/videos")
-def upload_video():
-    """Upload one video (multipart field ``file``, up to ``REKO_MAX_UPLOAD_BYTES``); it is
-    checked by probing its content, then ingested in the background. 202 with the record; 200
-    when the same bytes are already in."""
-    app = reko()
-    request.max_content_length = app.settings.max_upload_bytes
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise MediaError("send the video as multipart/form-data field 'file'")
-    stream = upload.stream
+@api.validate(form=VideoUpload, headers=StateChange, validation_error_status=422, tags=["videos"],
+              resp=Response(HTTP_200=(Video, "the same bytes are already in"),
+                            HTTP_202=(Video, "queued for ingest in the background"),
+                            HTTP_403=Error, HTTP_413=Error))
+def upload_video(form: VideoUpload):
+    """Upload a video.
+
+    The file is checked by probing its content (not its name), then ingested in the
+    background; poll ``GET /api/videos/{video_id}`` for progress. 422 when it is not a usable
+    video (nothing is kept), 413 over ``REKO_MAX_UPLOAD_BYTES``, 400 for a missing or too long
+    file name.
+    """
+    stream = form.file.stream
     stream.flush()
-    record, queued = app.upload(Path(stream.name), upload.filename)
-    return jsonify(record_json(record)), 202 if queued else 200
+    record, queued = reko().upload(Path(stream.name), form.file.filename or "")
+    return record_json(record), 202 if queued else 200
 
 
 @bp.get("/videos/<video_id>")
+@api.validate(resp=Response(HTTP_200=Video, HTTP_404=Error), tags=["videos"])
 def get_video(video_id: str):
-    """One video's record with ingest status and progress. A background ingest that rejected
-    the file (e.g. truncated) removed everything; its status is then ``failed`` with ``error``."""
+    """A video's status and progress.
+
+    A background ingest that rejected the file (e.g. truncated) removed everything; the status
+    is then ``failed`` with ``error``.
+    """
     app = reko()
     failure = app.queue.failures.get(video_id)
     if failure and app.catalog.get(video_id) is None:
-        return jsonify(video_id=video_id, status="failed", error=failure, progress=0.0)
-    return jsonify(record_json(app.video(video_id)))
+        return {"video_id": video_id, "status": "failed", "error": failure, "progress": 0.0}
+    return record_json(app.video(video_id))
 
 
 @bp.delete("/videos/<video_id>")
+@api.validate(headers=StateChange, resp=Response(HTTP_200=Deleted, HTTP_403=Error, HTTP_404=Error),
+              tags=["videos"])
 def delete_video(video_id: str):
-    """Delete a video's documents, faces, stored files and record (a running ingest of it
+    """Delete a video: its documents, faces, stored files and record (a running ingest of it
     stops first)."""
     reko().delete(video_id)
-    return jsonify(deleted=video_id)
+    return {"deleted": video_id}
 
 
 @bp.get("/videos/<video_id>/media")
+@api.validate(resp=FileResponse("video/mp4", HTTP_200=(None, "the whole file"),
+                                HTTP_206=(None, "the requested byte range"), HTTP_404=Error),
+              tags=["videos"])
 def video_media(video_id: str):
-    """The stored video, with HTTP range requests (206) for seeking."""
+    """The video file, with HTTP range requests (206) for seeking."""
     return send_file(reko().video_file(video_id), mimetype="video/mp4", conditional=True, max_age=3600)
 
 
 @bp.get("/frames/<video_id>/<int:frame_ms>.jpg")
+@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_404=Error), tags=["videos"])
 def frame_thumbnail(video_id: str, frame_ms: int):
-    """The stored thumbnail of an analysed frame."""
+    """The thumbnail of an analysed frame."""
     return send_file(reko().frame_file(video_id, frame_ms), mimetype="image/jpeg", max_age=86400)
 
 
 @bp.get("/videos/<video_id>/timeline")
-def timeline(video_id: str):
-    """What appears when: ``text`` spans, ``persons`` and ``labels`` as lists of
-    ``[start_ms, end_ms]`` intervals (neighbouring frames merged)."""
-    return jsonify(reko().timeline(video_id, int_arg("limit", 0)))
+@api.validate(resp=Response(HTTP_200=Timeline, HTTP_404=Error), tags=["videos"])
+def timeline(video_id: str, query: TimelineParams):
+    """What appears when in a video.
+
+    ``text`` spans, and ``persons`` and ``labels`` as lists of ``[start_ms, end_ms]``
+    intervals (neighbouring frames merged).
+    """
+    return reko().timeline(video_id, query.limit)

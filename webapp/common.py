@@ -1,5 +1,6 @@
-"""Helpers shared by the API blueprints: the application, request parsing, uploads written
-straight into the data dir, and temporary downloads that leave nothing behind."""
+"""Helpers shared by the API blueprints: the application, uploads written straight into the
+data dir, and temporary downloads that leave nothing behind. Requests are parsed and validated
+from their declarations (:mod:`reko.webapp.spec`)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Request, current_app, request, send_file
+from flask import Request, current_app, send_file
 from flask.wrappers import Response
 
 from ..app import Reko
-from ..errors import QueryError
 
 
 def reko() -> Reko:
     """The application layer of this Flask app."""
     return current_app.extensions["reko"]
-
-
-def int_arg(name: str, default: int, minimum: int = 0, maximum: int = 10**12) -> int:
-    """Integer query parameter; QueryError (400) when it is not an integer in range."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be an integer") from None
-    if not minimum <= value <= maximum:
-        raise QueryError(f"{name} must be between {minimum} and {maximum}")
-    return value
 
 
 class UploadRequest(Request):
