@@ -14,10 +14,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ContextManager, Iterator
 
 from ..errors import FaultError, StorageError
 from . import ids
@@ -74,7 +75,51 @@ class VideoRecord:
         return data
 
 
-class Catalog:
+class VideoCatalog(ABC):
+    """The catalog interface: SQLite (:class:`Catalog`) locally, DynamoDB on AWS
+    (:class:`reko.pipeline.aws.dynamodb_catalog.DynamoCatalog`)."""
+
+    @abstractmethod
+    def get(self, video_id: str) -> VideoRecord | None:
+        """The record of ``video_id``, or None."""
+
+    @abstractmethod
+    def list(self, statuses: tuple[str, ...] = ()) -> list[VideoRecord]:
+        """Every record (or those in one of ``statuses``), newest first."""
+
+    @abstractmethod
+    def start(self, video_id: str, filename: str, stored_path: str, duration_ms: int, width: int,
+              height: int, fps: float, size_bytes: int, status: str = "ingesting") -> VideoRecord:
+        """Create the record in ``status``, or set an existing one's status again keeping its
+        checkpoint (resume)."""
+
+    @abstractmethod
+    def update(self, video_id: str, **fields: Any) -> None:
+        """Set columns (``status``, ``checkpoint_ms``, counters, ``error``, ``filename``)."""
+
+    @abstractmethod
+    def delete(self, video_id: str) -> bool:
+        """Remove the record; True when one existed."""
+
+    @abstractmethod
+    def video_lock(self, video_id: str, timeout_s: float = LOCK_TIMEOUT_S) -> ContextManager[None]:
+        """Hold the lock of one video: one ingest or delete of it at a time."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def check_update(fields: dict[str, Any]) -> None:
+    """Raise ValueError for a field :meth:`VideoCatalog.update` may not set, or a bad status."""
+    allowed = {"status", "checkpoint_ms", "frames_sampled", "frames_analysed", "error", "filename"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    if fields.get("status", STATUSES[0]) not in STATUSES:
+        raise ValueError(f"unknown status {fields['status']!r}")
+
+
+class Catalog(VideoCatalog):
     """Video records in ``<data dir>/catalog.db``; safe to share between threads."""
 
     def __init__(self, path: Path):
@@ -145,12 +190,7 @@ class Catalog:
 
     def update(self, video_id: str, **fields: Any) -> None:
         """Set columns (``status``, ``checkpoint_ms``, counters, ``error``) of one record."""
-        allowed = {"status", "checkpoint_ms", "frames_sampled", "frames_analysed", "error", "filename"}
-        unknown = set(fields) - allowed
-        if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        if fields.get("status", STATUSES[0]) not in STATUSES:
-            raise ValueError(f"unknown status {fields['status']!r}")
+        check_update(fields)
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._lock, self._db:
             self._db.execute(f"UPDATE videos SET {sets}, updated_at = ? WHERE video_id = ?",

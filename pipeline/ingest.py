@@ -37,9 +37,10 @@ from typing import Any, Callable
 
 from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError)
 from ..settings import Settings
-from .analyze import analyse_frame, init_worker, label_fields
+from .analyze import analyse_frame, init_worker
 from .catalog import Catalog
 from .dedup import DuplicateFilter
+from .documents import Face, FrameDocument, empty_document, frame_document
 from .index import IndexBackend
 from .media import VideoInfo, encode_jpeg, probe, sample_frames
 from .persons import PersonStore
@@ -243,7 +244,7 @@ class Ingestor:
         expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
         dedup = DuplicateFilter(settings.dedup_threshold_cells)
         pending: deque[_Kept] = deque()
-        batch: list[dict[str, Any]] = []
+        batch: list[FrameDocument] = []
         last_flush = time.monotonic()
         max_in_flight = 2 * settings.worker_count
 
@@ -315,32 +316,21 @@ class Ingestor:
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _document(self, video_id: str, kept: _Kept, fields: dict[str, Any],
-                  report: IngestReport) -> dict[str, Any]:
+                  report: IngestReport) -> FrameDocument:
         for op, ms in fields.pop("analysis_ms", {}).items():
             report.analysis_ms[op] = report.analysis_ms.get(op, 0.0) + ms
         for feature, why in fields.pop("missing", {}).items():
             report.missing.setdefault(feature, why)
             if feature in self.features:
                 self.features.remove(feature)  # skip it for the rest of this run
-        face_records = fields.pop("face_records", None)
-        if face_records:
-            fields["faces"] = self.persons.assign(
-                video_id, kept.frame_ms, kept.end_ms - kept.frame_ms, kept.height, face_records,
-                self.settings.data_dir / kept.frame_uri)
-            fields["person_ids"] = sorted({f["person_id"] for f in fields["faces"] if f["person_id"]})
-        detected = fields.pop("detected_labels", None)
-        if detected is not None or fields.get("faces") or fields.get("text_lines"):
-            sure_faces = sum(1 for f in fields.get("faces", []) if f["confidence"] >= self.settings.face_min_confidence)
-            fields.update(label_fields(detected or [], sure_faces, len(fields.get("text_lines", []))))
-        return {
-            "video_id": video_id, "frame_ms": kept.frame_ms, "start_ms": kept.frame_ms,
-            "end_ms": kept.end_ms, "frame_uri": kept.frame_uri, "width": kept.width,
-            "height": kept.height, "text": "", "text_lines": [], "labels": [], "label_names": [],
-            "faces": [], "person_ids": [], "moderation": [], "unsafe_confidence": 0.0,
-            "analyzer": self.settings.analyzer,
-            **fields,
-        }
+        base = empty_document(video_id, kept.frame_ms, kept.end_ms, kept.frame_uri, kept.width,
+                              kept.height, self.settings.analyzer)
 
+        def assign(face_records: list[dict[str, Any]]) -> list[Face]:
+            return self.persons.assign(video_id, kept.frame_ms, kept.end_ms - kept.frame_ms,
+                                       kept.height, face_records, self.storage.get(kept.frame_uri))
+
+        return frame_document(base, fields, self.settings, assign)
 
 def failure_text(exc: BaseException) -> str:
     """What to store as a failed record's ``error``: a reko error's message (safe to show), or

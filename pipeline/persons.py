@@ -15,70 +15,29 @@ and in frame order (so the result does not depend on worker timing), each face i
 
 Person ids are derived from the face that started them (``p-`` + SHA-1 of
 ``video_id:frame_ms:face index``), so re-running an interrupted ingest recreates the same ids.
-Names, thumbnails and counts live in ``<data dir>/persons.db``; frame documents carry only
-``person_ids``, names resolve at query time, and rename/merge/remove-face never re-analyse video.
-With ``REKO_ANALYZER=rekognition`` the same calls go to Amazon Rekognition.
+Names and the face bookkeeping live in :mod:`reko.pipeline.person_records` (SQLite locally,
+DynamoDB on AWS), thumbnails in the storage (``persons/<person_id>.jpg``); frame documents carry
+only ``person_ids``, names resolve at query time, and rename/merge/remove-face never re-analyse
+video. With ``REKO_ANALYZER=rekognition`` the same calls go to Amazon Rekognition.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError, QueryError, RekoError
+from ..errors import InputError, NotFoundError, QueryError
 from ..settings import Settings
-from .sqlite_util import connect
+from .analysis.protocol import RekognitionClient
+from .documents import Face, FrameDocument
+from .index import IndexBackend
+from .person_records import FaceRow, Person, PersonRecords
+from .storage import Storage, person_key
 
-SCHEMA = """
-PRAGMA journal_mode=WAL;
-CREATE TABLE IF NOT EXISTS persons (
-    person_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    thumbnail_face_id TEXT,
-    thumbnail_score REAL NOT NULL DEFAULT 0,
-    video_id TEXT NOT NULL,
-    frame_ms INTEGER NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS faces (
-    face_id TEXT PRIMARY KEY,
-    person_id TEXT,
-    video_id TEXT NOT NULL,
-    frame_ms INTEGER NOT NULL,
-    span_ms INTEGER NOT NULL,
-    box TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    good INTEGER NOT NULL,
-    associated INTEGER NOT NULL,
-    removed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS faces_person ON faces (person_id);
-CREATE INDEX IF NOT EXISTS faces_frame ON faces (video_id, frame_ms);
-"""
-
-
-@dataclass
-class Person:
-    """A person: stable ``person_id``, optional ``name``, ``face_count`` (faces assigned),
-    ``screen_time_ms`` (total span of the frames they appear in) and ``videos``."""
-
-    person_id: str
-    name: str
-    face_count: int
-    screen_time_ms: int
-    videos: int
-    thumbnail_face_id: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``reko persons --json`` shape."""
-        return {"person_id": self.person_id, "name": self.name, "face_count": self.face_count,
-                "screen_time_ms": self.screen_time_ms, "videos": self.videos}
+__all__ = ["Person", "PersonStore", "face_quality", "person_id_for", "update_documents",
+           "face_thumbnail"]
 
 
 def face_quality(detail: dict[str, Any], frame_height_px: int, settings: Settings) -> bool:
@@ -101,13 +60,16 @@ def person_id_for(video_id: str, frame_ms: int, index: int) -> str:
 
 
 class PersonStore:
-    """Persons and their faces (``<data dir>/persons.db``) over a Rekognition-shaped client."""
+    """Persons over a Rekognition-shaped face collection (``client``), their records and
+    their thumbnails (in ``storage``)."""
 
-    def __init__(self, settings: Settings, client: Any):
+    def __init__(self, settings: Settings, client: RekognitionClient, records: PersonRecords,
+                 storage: Storage):
         self.settings = settings
         self.client = client
+        self.records = records
+        self.storage = storage
         self.collection_id = settings.face_collection
-        self._db = connect(settings.data_dir / "persons.db", SCHEMA, what="person store")
         self._lock = threading.RLock()
         self._collection_ready = False
 
@@ -125,10 +87,11 @@ class PersonStore:
 
     # -- assignment (ingest) ----------------------------------------------------------------
     def assign(self, video_id: str, frame_ms: int, span_ms: int, frame_height_px: int,
-               face_records: list[dict[str, Any]], frame_jpeg_path: Path | None = None) -> list[dict[str, Any]]:
+               face_records: list[dict[str, Any]], frame_jpeg: bytes | None = None) -> list[Face]:
         """Assign the ``FaceRecords`` of one frame to persons; returns the document's ``faces``
-        (``face_id``, ``person_id`` or None, ``confidence`` 0–100, ``box`` ratios, ``good``)."""
-        out = []
+        (``face_id``, ``person_id`` or None, ``confidence`` 0–100, ``box`` ratios, ``good``).
+        ``frame_jpeg`` (the frame's thumbnail) gives persons their best face photo."""
+        out: list[Face] = []
         for index, record in enumerate(face_records):
             face_id = record["Face"]["FaceId"]
             detail = record["FaceDetail"]
@@ -138,77 +101,72 @@ class PersonStore:
                                                UserMatchThreshold=threshold, MaxUsers=1)["UserMatches"]
             person_id = matches[0]["User"]["UserId"] if matches else None
             associated = False
-            with self._lock, self._db:
+            with self._lock:
                 if person_id is None and good:
                     person_id = person_id_for(video_id, frame_ms, index)
                     self.client.create_user(CollectionId=self.collection_id, UserId=person_id)
-                    self._db.execute(
-                        "INSERT OR IGNORE INTO persons (person_id, video_id, frame_ms, created_at)"
-                        " VALUES (?, ?, ?, ?)", (person_id, video_id, frame_ms, time.time()))
+                    self.records.add_person(person_id, video_id, frame_ms)
                 if person_id is not None and good:
                     result = self.client.associate_faces(CollectionId=self.collection_id, UserId=person_id,
                                                          FaceIds=[face_id], UserMatchThreshold=0)
                     associated = bool(result["AssociatedFaces"])
                 box = {k: round(v, 5) for k, v in detail["BoundingBox"].items()}
-                self._db.execute(
-                    "INSERT OR REPLACE INTO faces (face_id, person_id, video_id, frame_ms, span_ms, box,"
-                    " confidence, good, associated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (face_id, person_id, video_id, frame_ms, span_ms, json.dumps(box),
-                     float(detail["Confidence"]), int(good), int(associated)))
-                if person_id is not None and good and frame_jpeg_path is not None:
-                    self._maybe_thumbnail(person_id, face_id, box, detail, frame_jpeg_path)
-            out.append({"face_id": face_id, "person_id": person_id,
-                        "confidence": round(float(detail["Confidence"]), 2), "box": box, "good": good})
+                self.records.put_face(FaceRow(
+                    face_id=face_id, person_id=person_id, video_id=video_id, frame_ms=frame_ms,
+                    span_ms=span_ms, box=box, confidence=float(detail["Confidence"]), good=good,
+                    associated=associated))
+                if person_id is not None and good and frame_jpeg is not None:
+                    self._maybe_thumbnail(person_id, face_id, box, detail, frame_jpeg)
+            out.append(Face(face_id=face_id, person_id=person_id,
+                            confidence=round(float(detail["Confidence"]), 2), box=box,  # type: ignore[typeddict-item]
+                            good=good))
         return out
 
-    def _maybe_thumbnail(self, person_id: str, face_id: str, box: dict, detail: dict, frame_path: Path) -> None:
+    def _maybe_thumbnail(self, person_id: str, face_id: str, box: dict, detail: dict, frame_jpeg: bytes) -> None:
         score = box["Height"] * detail.get("Quality", {}).get("Sharpness", 50.0) * \
             max(0.0, 1 - abs(detail.get("Pose", {}).get("Yaw", 0.0)) / 90)
-        current = self._db.execute("SELECT thumbnail_score FROM persons WHERE person_id = ?",
-                                   (person_id,)).fetchone()
-        if current is None or score <= current[0]:
+        current = self.records.thumbnail_score(person_id)
+        if current is None or score <= current:
             return
         try:
-            write_face_thumbnail(frame_path, box, self.thumbnail_path(person_id))
+            jpeg = face_thumbnail(frame_jpeg, box)
         except (OSError, ValueError):
             return
-        self._db.execute("UPDATE persons SET thumbnail_face_id = ?, thumbnail_score = ? WHERE person_id = ?",
-                         (face_id, score, person_id))
+        self.storage.put(person_key(person_id), jpeg)
+        self.records.set_thumbnail(person_id, face_id, score)
 
-    def thumbnail_path(self, person_id: str) -> Path:
-        """Where a person's face thumbnail (JPEG) is stored."""
-        return self.settings.data_dir / "persons" / f"{person_id}.jpg"
+    def thumbnail_key(self, person_id: str) -> str:
+        """The storage key of a person's face thumbnail (JPEG)."""
+        return person_key(person_id)
 
     # -- rollback (resume, bad input, delete) -----------------------------------------------
     def forget_frames(self, video_id: str, after_frame_ms: int = -1) -> None:
         """Remove the faces of ``video_id`` with ``frame_ms`` > ``after_frame_ms`` from the
-        collection and the store, and the persons those frames started. Also removes faces a
+        collection and the records, and the persons those frames started. Also removes faces a
         killed ingest indexed but never assigned (found by their ``ExternalImageId``)."""
         self.ensure_collection()
-        with self._lock, self._db:
-            rows = self._db.execute("SELECT face_id, person_id, associated FROM faces WHERE video_id = ?"
-                                    " AND frame_ms > ?", (video_id, after_frame_ms)).fetchall()
-            started = [r[0] for r in self._db.execute(
-                "SELECT person_id FROM persons WHERE video_id = ? AND frame_ms > ?", (video_id, after_frame_ms))]
+        with self._lock:
+            rows = self.records.faces_after(video_id, after_frame_ms)
+            started = self.records.started_after(video_id, after_frame_ms)
         stray = [f["FaceId"] for f in self._list_faces()
                  if (frame_ms := _frame_of(f, video_id)) is not None and frame_ms > after_frame_ms]
-        face_ids = sorted({r[0] for r in rows} | set(stray))
-        for person_id in {r[1] for r in rows if r[1] and r[2]}:
-            ids = [r[0] for r in rows if r[1] == person_id and r[2]]
+        face_ids = sorted({r.face_id for r in rows} | set(stray))
+        for person_id in {r.person_id for r in rows if r.person_id and r.associated}:
+            ids = [r.face_id for r in rows if r.person_id == person_id and r.associated]
             for chunk in _chunks(ids, 100):
                 self._call_ignoring_missing(self.client.disassociate_faces, CollectionId=self.collection_id,
                                             UserId=person_id, FaceIds=chunk)
         for chunk in _chunks(face_ids, 4096):
             self.client.delete_faces(CollectionId=self.collection_id, FaceIds=chunk)
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM faces WHERE video_id = ? AND frame_ms > ?", (video_id, after_frame_ms))
-        for person_id in set(started) | {r[1] for r in rows if r[1]}:
+        with self._lock:
+            self.records.delete_faces_after(video_id, after_frame_ms)
+        for person_id in set(started) | {r.person_id for r in rows if r.person_id}:
             self._drop_if_empty(person_id)
 
     def _list_faces(self) -> list[dict[str, Any]]:
         faces, token = [], None
         while True:
-            kwargs = {"CollectionId": self.collection_id, "MaxResults": 4096}
+            kwargs: dict[str, Any] = {"CollectionId": self.collection_id, "MaxResults": 4096}
             if token:
                 kwargs["NextToken"] = token
             page = self.client.list_faces(**kwargs)
@@ -218,17 +176,15 @@ class PersonStore:
                 return faces
 
     def _drop_if_empty(self, person_id: str) -> None:
-        with self._lock, self._db:
-            left = self._db.execute("SELECT count(*) FROM faces WHERE person_id = ? AND removed = 0",
-                                    (person_id,)).fetchone()[0]
-            if left:
+        with self._lock:
+            if self.records.faces_of(person_id):
                 return
-            self._db.execute("DELETE FROM persons WHERE person_id = ?", (person_id,))
+            self.records.delete_person(person_id)
         self._call_ignoring_missing(self.client.delete_user, CollectionId=self.collection_id, UserId=person_id)
-        self.thumbnail_path(person_id).unlink(missing_ok=True)
+        self.storage.delete(person_key(person_id))
 
     @staticmethod
-    def _call_ignoring_missing(fn, **kwargs) -> None:
+    def _call_ignoring_missing(fn: Any, **kwargs: Any) -> None:
         try:
             fn(**kwargs)
         except Exception as exc:
@@ -238,17 +194,7 @@ class PersonStore:
     # -- queries ----------------------------------------------------------------------------
     def list(self) -> list[Person]:
         """Every person, most screen time first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT p.person_id, p.name, p.thumbnail_face_id,"
-                " (SELECT count(*) FROM faces f WHERE f.person_id = p.person_id AND f.removed = 0),"
-                " (SELECT coalesce(sum(span), 0) FROM (SELECT max(f.span_ms) AS span FROM faces f"
-                "   WHERE f.person_id = p.person_id AND f.removed = 0 GROUP BY f.video_id, f.frame_ms)),"
-                " (SELECT count(DISTINCT f.video_id) FROM faces f WHERE f.person_id = p.person_id AND f.removed = 0)"
-                " FROM persons p").fetchall()
-        persons = [Person(person_id=r[0], name=r[1], thumbnail_face_id=r[2], face_count=r[3],
-                          screen_time_ms=r[4], videos=r[5]) for r in rows]
-        return sorted(persons, key=lambda p: (-p.screen_time_ms, p.person_id))
+        return self.records.persons()
 
     def get(self, person_id: str) -> Person:
         """One person. Raises NotFoundError."""
@@ -263,53 +209,47 @@ class PersonStore:
         Raises:
             QueryError: nobody has that id or name.
         """
-        with self._lock:
-            rows = self._db.execute("SELECT person_id FROM persons WHERE person_id = ? OR"
-                                    " (name != '' AND lower(name) = lower(?))",
-                                    (id_or_name, id_or_name.strip())).fetchall()
-        if not rows:
+        found = self.records.person_ids_named(id_or_name)
+        if not found:
             raise QueryError(f"no person with the id or name {id_or_name!r}; see `reko persons`")
-        return sorted(r[0] for r in rows)
+        return found
 
     def names(self) -> dict[str, str]:
         """person_id → name (only named persons)."""
-        with self._lock:
-            return dict(self._db.execute("SELECT person_id, name FROM persons WHERE name != ''").fetchall())
+        return self.records.names()
 
     def face(self, face_id: str) -> dict[str, Any]:
-        """One face row. Raises NotFoundError."""
-        with self._lock:
-            row = self._db.execute("SELECT face_id, person_id, video_id, frame_ms, removed FROM faces"
-                                   " WHERE face_id = ?", (face_id,)).fetchone()
-        if row is None or row[4]:
+        """One face: ``face_id``, ``person_id``, ``video_id``, ``frame_ms``. Raises NotFoundError."""
+        row = self.records.face(face_id)
+        if row is None or row.removed:
             raise NotFoundError(f"no face {face_id!r}")
-        return {"face_id": row[0], "person_id": row[1], "video_id": row[2], "frame_ms": row[3]}
+        return {"face_id": row.face_id, "person_id": row.person_id, "video_id": row.video_id,
+                "frame_ms": row.frame_ms}
 
     def faces_of(self, person_id: str) -> list[dict[str, Any]]:
-        """The faces of a person, in (video, time) order."""
-        with self._lock:
-            rows = self._db.execute("SELECT face_id, video_id, frame_ms, box, good FROM faces WHERE"
-                                    " person_id = ? AND removed = 0 ORDER BY video_id, frame_ms",
-                                    (person_id,)).fetchall()
-        return [{"face_id": r[0], "video_id": r[1], "frame_ms": r[2], "box": json.loads(r[3]),
-                 "good": bool(r[4])} for r in rows]
+        """The faces of a person, in (video, time) order: ``face_id``, ``video_id``,
+        ``frame_ms``, ``box`` (ratios), ``good``."""
+        return [{"face_id": r.face_id, "video_id": r.video_id, "frame_ms": r.frame_ms, "box": r.box,
+                 "good": r.good} for r in self.records.faces_of(person_id)]
 
     def search_by_image(self, image_bytes: bytes) -> tuple[str, float]:
         """The person whose faces best match the largest face in a photo: (person_id, similarity).
 
         Raises:
             QueryError: no face in the photo, or nobody known matches it.
+            FaultError: the engine failed (faults are not the photo's fault).
         """
         self.ensure_collection()
         try:
             response = self.client.search_users_by_image(
                 CollectionId=self.collection_id, Image={"Bytes": image_bytes},
                 UserMatchThreshold=self.settings.face_match_similarity, MaxUsers=1)
-        except RekoError as exc:
+        except InputError as exc:
             raise QueryError(f"cannot search by this photo: {exc}") from None
         except Exception as exc:
-            if _error_code(exc) == "InvalidParameterException":
-                raise QueryError(f"no face found in the photo: {exc}") from None
+            if _error_code(exc) in ("InvalidParameterException", "InvalidImageFormatException",
+                                    "ImageTooLargeException"):
+                raise QueryError("cannot search by this photo: no usable face found in it") from None
             raise
         matches = response.get("UserMatches", [])
         if not matches:
@@ -320,8 +260,7 @@ class PersonStore:
     def rename(self, person_id: str, name: str) -> None:
         """Give a person a name (empty clears it). Documents keep ids; nothing is re-analysed."""
         self.get(person_id)
-        with self._lock, self._db:
-            self._db.execute("UPDATE persons SET name = ? WHERE person_id = ?", (name.strip()[:200], person_id))
+        self.records.rename(person_id, name.strip()[:200])
 
     def merge(self, person_id: str, into_id: str) -> list[tuple[str, int]]:
         """Move every face of ``person_id`` to ``into_id`` and delete ``person_id``; returns the
@@ -329,82 +268,75 @@ class PersonStore:
         if person_id == into_id:
             raise QueryError("a person cannot be merged into itself")
         source, target = self.get(person_id), self.get(into_id)
-        with self._lock:
-            rows = self._db.execute("SELECT face_id, associated, video_id, frame_ms FROM faces"
-                                    " WHERE person_id = ? AND removed = 0", (person_id,)).fetchall()
-        associated = [r[0] for r in rows if r[1]]
+        rows = self.records.faces_of(person_id)
+        associated = [r.face_id for r in rows if r.associated]
         for chunk in _chunks(associated, 100):
             self.client.disassociate_faces(CollectionId=self.collection_id, UserId=person_id, FaceIds=chunk)
             self.client.associate_faces(CollectionId=self.collection_id, UserId=into_id, FaceIds=chunk,
                                         UserMatchThreshold=0)
-        with self._lock, self._db:
-            self._db.execute("UPDATE faces SET person_id = ? WHERE person_id = ?", (into_id, person_id))
+        with self._lock:
+            self.records.move_faces(person_id, into_id)
             if not target.name and source.name:
-                self._db.execute("UPDATE persons SET name = ? WHERE person_id = ?", (source.name, into_id))
-            self._db.execute("DELETE FROM persons WHERE person_id = ?", (person_id,))
+                self.records.rename(into_id, source.name)
+            self.records.delete_person(person_id)
         self._call_ignoring_missing(self.client.delete_user, CollectionId=self.collection_id, UserId=person_id)
-        if not self.thumbnail_path(into_id).exists() and self.thumbnail_path(person_id).exists():
-            self.thumbnail_path(person_id).rename(self.thumbnail_path(into_id))
-        self.thumbnail_path(person_id).unlink(missing_ok=True)
-        return sorted({(r[2], r[3]) for r in rows})
+        if not self.storage.exists(person_key(into_id)) and self.storage.exists(person_key(person_id)):
+            self.storage.put(person_key(into_id), self.storage.get(person_key(person_id)))
+        self.storage.delete(person_key(person_id))
+        return sorted({(r.video_id, r.frame_ms) for r in rows})
 
     def remove_face(self, face_id: str) -> tuple[str, int]:
         """Take one face away from its person (it is deleted from the collection so it cannot
         attract later faces); returns the (video_id, frame_ms) of its frame."""
-        face = self.face(face_id)
-        with self._lock:
-            associated = self._db.execute("SELECT associated FROM faces WHERE face_id = ?", (face_id,)).fetchone()[0]
-        if face["person_id"] and associated:
+        row = self.records.face(face_id)
+        if row is None or row.removed:
+            raise NotFoundError(f"no face {face_id!r}")
+        if row.person_id and row.associated:
             self._call_ignoring_missing(self.client.disassociate_faces, CollectionId=self.collection_id,
-                                        UserId=face["person_id"], FaceIds=[face_id])
+                                        UserId=row.person_id, FaceIds=[face_id])
         self.client.delete_faces(CollectionId=self.collection_id, FaceIds=[face_id])
-        with self._lock, self._db:
-            self._db.execute("UPDATE faces SET removed = 1, person_id = NULL WHERE face_id = ?", (face_id,))
-        if face["person_id"]:
-            self._drop_if_empty(face["person_id"])
-        return face["video_id"], face["frame_ms"]
+        self.records.mark_removed(face_id)
+        if row.person_id:
+            self._drop_if_empty(row.person_id)
+        return row.video_id, row.frame_ms
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close the records."""
+        self.records.close()
 
 
-def write_face_thumbnail(frame_path: Path, box: dict[str, float], out: Path, side_px: int = 160) -> None:
-    """Crop ``box`` (ratios) with 30 % margin from a frame JPEG into a square ``side_px`` JPEG."""
+def face_thumbnail(frame_jpeg: bytes, box: dict[str, float], side_px: int = 160) -> bytes:
+    """A square ``side_px`` JPEG of ``box`` (BoundingBox ratios) with 30 % margin, cropped
+    from a frame JPEG."""
     from PIL import Image
 
-    with Image.open(frame_path) as img:
+    with Image.open(io.BytesIO(frame_jpeg)) as img:
         w, h = img.size
         cx, cy = (box["Left"] + box["Width"] / 2) * w, (box["Top"] + box["Height"] / 2) * h
         half = max(box["Width"] * w, box["Height"] * h) * 0.65
         crop = img.convert("RGB").crop((int(max(0, cx - half)), int(max(0, cy - half)),
                                         int(min(w, cx + half)), int(min(h, cy + half))))
         crop = crop.resize((side_px, side_px), Image.Resampling.LANCZOS)
-        out.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         crop.save(buf, format="JPEG", quality=88)
-        tmp = out.with_suffix(".part")
-        tmp.write_bytes(buf.getvalue())
-        tmp.replace(out)
+        return buf.getvalue()
 
 
-def update_documents(index, frames: list[tuple[str, int]], store: PersonStore) -> int:
-    """Rewrite the ``faces``/``person_ids`` of the given frame documents from the person store
-    (after a merge or a face removal); returns how many documents changed."""
+def update_documents(index: IndexBackend, frames: list[tuple[str, int]], store: PersonStore) -> int:
+    """Rewrite the ``faces``/``person_ids`` of the given frame documents from the person
+    records (after a merge or a face removal); returns how many documents changed."""
     by_video: dict[str, set[int]] = {}
     for video_id, frame_ms in frames:
         by_video.setdefault(video_id, set()).add(frame_ms)
-    changed = []
-    with store._lock:
-        owners = dict(store._db.execute("SELECT face_id, person_id FROM faces").fetchall())
-        removed = {r[0] for r in store._db.execute("SELECT face_id FROM faces WHERE removed = 1")}
+    changed: list[FrameDocument] = []
     for video_id, wanted in by_video.items():
         for doc in index.frames(video_id):
             if doc["frame_ms"] not in wanted:
                 continue
-            faces = [dict(f, person_id=owners.get(f["face_id"])) for f in doc.get("faces", [])
-                     if f["face_id"] not in removed]
+            rows = store.records.faces_by_id([f["face_id"] for f in doc.get("faces", [])])
+            faces = [Face(**{**f, "person_id": rows[f["face_id"]].person_id if f["face_id"] in rows else None})
+                     for f in doc.get("faces", [])
+                     if not (f["face_id"] in rows and rows[f["face_id"]].removed)]
             doc["faces"] = faces
             doc["person_ids"] = sorted({f["person_id"] for f in faces if f["person_id"]})
             changed.append(doc)

@@ -98,6 +98,8 @@ FAULT_MESSAGES = ("full", "readonly", "read-only", "unable to open", "disk i/o",
 
 
 def _is_sql_mistake(exc: sqlite3.Error) -> bool:
+    if isinstance(exc, sqlite3.IntegrityError):  # a constraint the caller handles, not a fault
+        return True
     text = str(exc).lower()
     return not any(fault in text for fault in FAULT_MESSAGES)
 

@@ -102,14 +102,17 @@ class Reko:
 
     @property
     def persons_store(self) -> "PersonStore":
-        """The person store (``persons.db`` and the face collection client)."""
+        """The person store (the face collection client, person records, thumbnails)."""
         with self._lock:
             if self._persons is None:
                 from .pipeline.analysis import make_client
+                from .pipeline.person_records import SqlitePersonRecords
                 from .pipeline.persons import PersonStore
 
-                self._persons = PersonStore(self.settings,
-                                            make_client(self.settings.analyzer, self.settings.data_dir))
+                records = SqlitePersonRecords(self.settings.data_dir / "persons.db")
+                self._persons = PersonStore(self.settings, make_client(self.settings.analyzer,
+                                                                       self.settings.data_dir),
+                                            records, self.storage)
             return self._persons
 
     @property
@@ -334,8 +337,8 @@ class Reko:
 
     def person_thumbnail(self, person_id: str) -> Path:
         """The person's best face crop (JPEG). Raises NotFoundError."""
-        path = self.persons_store.thumbnail_path(ids.person_id(person_id))
-        if not path.is_file():
+        path = self.storage.local_path(self.persons_store.thumbnail_key(ids.person_id(person_id)))
+        if path is None or not path.is_file():
             raise NotFoundError(f"no thumbnail for {person_id}")
         return path
 

@@ -34,10 +34,7 @@ def archive(tmp_path_factory):
 
 
 def store_of(settings):
-    from reko.pipeline.analysis import make_client
-    from reko.pipeline.persons import PersonStore
-
-    return PersonStore(settings, make_client("local", settings.data_dir))
+    return Reko(settings).persons_store
 
 
 def cli(settings, *args):

@@ -1,0 +1,116 @@
+"""The frame document: one per analysed frame, the unit every index backend stores and search
+returns. Built in one place (:func:`frame_document`), from the analysis of one frame, by the
+local ingest and by the AWS frame consumer alike.
+
+Field names follow the design brief, with units in the names: ``frame_ms`` (presentation time of
+the analysed frame, ms from the video start), ``start_ms``..``end_ms`` (the span it stands for:
+near-duplicate frames after it), ``width``/``height`` (analysed frame, px), boxes as
+Rekognition ``BoundingBox`` ratios of the frame, confidences 0–100.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypedDict
+
+from ..settings import Settings
+
+
+class BoundingBox(TypedDict):
+    """Rekognition's ``BoundingBox``: ratios (0–1) of the frame's width and height."""
+
+    Width: float
+    Height: float
+    Left: float
+    Top: float
+
+
+class TextLine(TypedDict):
+    """A LINE of DetectText: ``text``, ``confidence`` 0–100, ``box``."""
+
+    text: str
+    confidence: float
+    box: BoundingBox
+
+
+class Label(TypedDict):
+    """A DetectLabels label (with labels implied by faces and text): ``name``, ``confidence``
+    0–100, ``parents`` (names), ``boxes`` (one per instance)."""
+
+    name: str
+    confidence: float
+    parents: list[str]
+    boxes: list[BoundingBox]
+
+
+class Face(TypedDict):
+    """A face of the frame: Rekognition ``face_id``, its ``person_id`` (None: not assigned),
+    detection ``confidence`` 0–100, ``box``, ``good`` (quality enough to shape a person)."""
+
+    face_id: str
+    person_id: str | None
+    confidence: float
+    box: BoundingBox
+    good: bool
+
+
+class Moderation(TypedDict):
+    """A DetectModerationLabels label: ``name``, ``parent``, taxonomy ``level``, ``confidence``."""
+
+    name: str
+    parent: str
+    level: int
+    confidence: float
+
+
+class FrameDocument(TypedDict):
+    """One analysed frame, keyed by (``video_id``, ``frame_ms``)."""
+
+    video_id: str
+    frame_ms: int
+    start_ms: int
+    end_ms: int
+    frame_uri: str
+    width: int
+    height: int
+    text: str
+    text_lines: list[TextLine]
+    labels: list[Label]
+    label_names: list[str]
+    faces: list[Face]
+    person_ids: list[str]
+    moderation: list[Moderation]
+    unsafe_confidence: float
+    analyzer: str
+
+
+def empty_document(video_id: str, frame_ms: int, end_ms: int, frame_uri: str, width: int,
+                   height: int, analyzer: str) -> FrameDocument:
+    """A document with nothing found yet (every list empty, ``unsafe_confidence`` 0)."""
+    return FrameDocument(video_id=video_id, frame_ms=frame_ms, start_ms=frame_ms, end_ms=end_ms,
+                         frame_uri=frame_uri, width=width, height=height, text="", text_lines=[],
+                         labels=[], label_names=[], faces=[], person_ids=[], moderation=[],
+                         unsafe_confidence=0.0, analyzer=analyzer)
+
+
+AssignFaces = Callable[[list[dict[str, Any]]], list[Face]]
+
+
+def frame_document(base: FrameDocument, fields: dict[str, Any], settings: Settings,
+                   assign_faces: AssignFaces | None) -> FrameDocument:
+    """Complete ``base`` with the analysis ``fields`` of :func:`reko.pipeline.analyze.analyse_frame`
+    (already stripped of ``analysis_ms`` and ``missing``): IndexFaces ``face_records`` go through
+    ``assign_faces`` (persons), labels get their parents and the labels implied by sure faces and
+    text (as Rekognition reports them). Returns the document (``base`` is not modified)."""
+    from .analyze import label_fields
+
+    doc: dict[str, Any] = {**base}
+    face_records = fields.pop("face_records", None)
+    detected = fields.pop("detected_labels", None)
+    doc.update(fields)
+    if face_records and assign_faces is not None:
+        doc["faces"] = assign_faces(face_records)
+        doc["person_ids"] = sorted({f["person_id"] for f in doc["faces"] if f["person_id"]})
+    if detected is not None or doc["faces"] or doc["text_lines"]:
+        sure_faces = sum(1 for f in doc["faces"] if f["confidence"] >= settings.face_min_confidence)
+        doc.update(label_fields(detected or [], sure_faces, len(doc["text_lines"])))
+    return FrameDocument(**doc)  # type: ignore[typeddict-item]
