@@ -37,6 +37,31 @@ class Settings:
         "OpenSearch index (alias) name; default `reko-frames-<installation id>`, the id made once "
         "per data dir, so two installations sharing one OpenSearch never see each other's videos. "
         "Set it to share one index on purpose (e.g. `reko-frames` for indexes made before 0.2).")
+    storage_url: str = _setting(
+        "REKO_STORAGE_URL", "",
+        "Object storage for videos, frame thumbnails and person photos: empty for the data dir, "
+        "or `s3://BUCKET[/PREFIX]` (AWS).")
+    catalog_url: str = _setting(
+        "REKO_CATALOG_URL", "",
+        "Video catalog and person records: empty for SQLite files in the data dir, or "
+        "`dynamodb://PREFIX` for the DynamoDB tables `PREFIX-videos`, `PREFIX-persons`, "
+        "`PREFIX-faces` (AWS).")
+    queue_url: str = _setting(
+        "REKO_QUEUE_URL", "",
+        "AWS: the SQS FIFO queue URL that frame batches are sent to for analysis.")
+    frames_per_message: int = _setting(
+        "REKO_FRAMES_PER_MESSAGE", 10,
+        "AWS: kept frames per SQS message (one Lambda invocation analyses one message).")
+    mediaconvert_role_arn: str = _setting(
+        "REKO_MEDIACONVERT_ROLE_ARN", "",
+        "AWS: the IAM role MediaConvert assumes to read uploads and write frames and proxies.")
+    mediaconvert_queue_arn: str = _setting(
+        "REKO_MEDIACONVERT_QUEUE_ARN", "",
+        "AWS: the MediaConvert queue for jobs (empty: the account's Default queue).")
+    idempotency_table: str = _setting(
+        "REKO_IDEMPOTENCY_TABLE", "",
+        "AWS: the DynamoDB table Powertools' idempotency records live in (empty: no "
+        "idempotency records; handlers stay safe to replay, only slower).")
     analyzer: str = _setting(
         "REKO_ANALYZER", "local",
         "Analysis engine: `local` (offline, Rekognition-compatible) or `rekognition` (boto3).")
@@ -168,6 +193,8 @@ class Settings:
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise SettingsError(f"REKO_DATA_DIR={self.data_dir} is a file; point it at a directory "
                                 "(it is created when missing)")
+        if not 1 <= self.frames_per_message <= 100:
+            raise SettingsError("REKO_FRAMES_PER_MESSAGE must be 1-100")
         for name in ("max_upload_bytes", "max_video_seconds", "max_request_bytes", "max_image_pixels"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"REKO_{name.upper()} must be > 0")
