@@ -431,6 +431,444 @@ class Reko:
         finally:
             dest.close()
 
+    # -- the search site (issue 13) --
+    # Use-cases of the web site (reko.static through reko.webapp): ingest progress with stages,
+    # time estimates, persons numbered for display, person pages, merge and name suggestions,
+    # why a segment matched, a per-video overview for the timeline, and clip names for people.
+    # Methods only; their state lives in attributes created on first use (``_site_*``).
+
+    #: an OCR line below this confidence (0-100) is noise on the video page unless "show all"
+    SITE_MIN_TEXT_CONFIDENCE = 80.0
+    #: a label below this confidence (0-100) is left off the video page unless "show all"
+    SITE_MIN_LABEL_CONFIDENCE = 60.0
+    #: labels shown as lanes on the video page (the ones on screen longest)
+    SITE_TOP_LABELS = 5
+    #: persons whose faces are at least this similar (0-100) are offered for merging
+    SITE_MERGE_SIMILARITY = 75.0
+    #: seconds of analysis per second of video assumed before any video was measured here
+    #: (the demo's 19 s video took 17.6 s on 2 cores, engines starting included)
+    SITE_DEFAULT_SECONDS_PER_VIDEO_SECOND = 1.0
+    #: seconds an ingest needs before its first frame (probe, hashing, engines starting)
+    SITE_STARTUP_SECONDS = 5.0
+
+    def _site_state(self) -> dict[str, Any]:
+        """The site's in-memory state (progress of running ingests, measured speeds, caches)."""
+        with self._lock:
+            state = self.__dict__.get("_site")
+            if state is None:
+                state = {"progress": {}, "speeds": [], "numbers_key": None, "numbers": {},
+                         "similarities": {}}
+                self.__dict__["_site"] = state
+            return state
+
+    def site_track_progress(self) -> None:
+        """Record ingest progress for :meth:`site_progress` (frames sampled of expected, per
+        video) and measure analysis speed for :meth:`site_estimate`. Chains any progress
+        callback already set (the CLI's bar); idempotent. The web app calls it once."""
+        import time
+
+        state = self._site_state()
+        with self._lock:
+            if state.get("tracking"):
+                return
+            state["tracking"] = True
+            previous = self.progress
+
+            def hook(name: str, done: int, total: int) -> None:
+                queue = self._queue
+                key = (queue.current if queue is not None else None) or name
+                now = time.monotonic()
+                with self._lock:
+                    entry = state["progress"].get(key)
+                    if entry is None or done < entry["done"]:
+                        entry = state["progress"][key] = {"started": now, "done": 0, "total": total}
+                    entry.update(done=done, total=total, updated=now)
+                    if done >= total and not entry.get("measured"):
+                        entry["measured"] = True
+                        video_seconds = total / max(self.settings.sample_fps, 1e-6)
+                        state["speeds"] = (state["speeds"] + [(now - entry["started"]) / max(video_seconds, 1.0)])[-20:]
+                    if len(state["progress"]) > 1000:
+                        state["progress"].pop(next(iter(state["progress"])))
+                if previous is not None:
+                    previous(name, done, total)
+
+            self.progress = hook
+            if self._ingestor is not None:
+                self._ingestor.progress = hook
+
+    def site_frames_expected(self, duration_ms: int) -> int:
+        """Frames an ingest samples from a video of ``duration_ms`` (as the ingest counts them)."""
+        import math
+
+        return max(1, math.ceil(duration_ms / 1000 * self.settings.sample_fps))
+
+    def _site_seconds_per_video_second(self) -> tuple[float, str]:
+        """Measured analysis speed (seconds per second of video) and where it comes from: this
+        server's ingests, else the catalog's finished videos, else a default."""
+        import statistics
+
+        speeds = list(self._site_state()["speeds"])
+        if speeds:
+            return (statistics.median(speeds),
+                    f"measured on the last {len(speeds)} video{'s' if len(speeds) > 1 else ''} analysed by this server")
+        finished = [r for r in self.catalog.list(("ready",)) if r.duration_ms > 0 and r.updated_at > r.created_at][:10]
+        if finished:
+            rates = [(r.updated_at - r.created_at) / (r.duration_ms / 1000) for r in finished]
+            return (statistics.median(rates),
+                    f"measured on {len(finished)} video{'s' if len(finished) > 1 else ''} in this archive")
+        return (self.SITE_DEFAULT_SECONDS_PER_VIDEO_SECOND,
+                "no video analysed here yet: a typical speed on 2 CPU cores")
+
+    def site_estimate(self, duration_ms: int) -> dict[str, Any]:
+        """How long analysing a video of ``duration_ms`` should take here, before it is
+        uploaded: ``frames_expected``, ``expected_seconds`` (startup + duration × measured
+        speed), ``queue_seconds`` (videos waiting before it), ``seconds_per_video_second``
+        and ``basis`` (what the speed was measured on)."""
+        rate, basis = self._site_seconds_per_video_second()
+        pending = self.catalog.list(("queued", "ingesting"))
+        queue_s = sum(self.SITE_STARTUP_SECONDS + r.duration_ms / 1000 * rate for r in pending)
+        return {"duration_ms": int(duration_ms), "frames_expected": self.site_frames_expected(duration_ms),
+                "expected_seconds": round(self.SITE_STARTUP_SECONDS + duration_ms / 1000 * rate, 1),
+                "queue_seconds": round(queue_s, 1), "videos_ahead": len(pending),
+                "seconds_per_video_second": round(rate, 3), "basis": basis}
+
+    def site_progress(self, record: VideoRecord) -> dict[str, Any]:
+        """The ingest progress of ``record`` for people: ``stage`` (queued, preparing,
+        analysing, finishing, ready, failed, deleting), ``stage_text``, ``frames_done`` (frames
+        taken from the video and sent to analysis) of ``frames_expected``, ``fraction`` 0-1,
+        ``seconds_left`` (None when unknown) and ``videos_ahead`` (queued before it)."""
+        import time
+
+        expected = self.site_frames_expected(record.duration_ms)
+        out: dict[str, Any] = {"frames_expected": expected, "frames_done": 0, "fraction": 0.0,
+                               "seconds_left": None, "videos_ahead": 0}
+        status = record.status
+        if status == "ready":
+            return {**out, "stage": "ready", "stage_text": "Searchable",
+                    "frames_done": max(record.frames_sampled, expected), "fraction": 1.0, "seconds_left": 0}
+        if status == "failed":
+            return {**out, "stage": "failed", "stage_text": "Failed"}
+        if status == "deleting":
+            return {**out, "stage": "deleting", "stage_text": "Being deleted"}
+        rate, _ = self._site_seconds_per_video_second()
+        if status == "queued":
+            ahead = [r for r in self.catalog.list(("queued", "ingesting"))
+                     if r.video_id != record.video_id and r.created_at <= record.created_at]
+            wait = sum(self.SITE_STARTUP_SECONDS + r.duration_ms / 1000 * rate for r in ahead)
+            text = f"Waiting for {len(ahead)} video{'s' if len(ahead) != 1 else ''} ahead" if ahead else "Waiting to start"
+            return {**out, "stage": "queued", "stage_text": text, "videos_ahead": len(ahead),
+                    "seconds_left": round(wait + self.SITE_STARTUP_SECONDS + record.duration_ms / 1000 * rate)}
+        state = self._site_state()
+        with self._lock:
+            entry = dict(state["progress"].get(record.video_id) or state["progress"].get(record.filename) or {})
+        done = entry.get("done", record.frames_sampled)
+        done = min(max(done, record.frames_sampled), expected)
+        if done <= 0:
+            return {**out, "stage": "preparing", "stage_text": "Reading the video and starting the analysis engines",
+                    "seconds_left": round(self.SITE_STARTUP_SECONDS + record.duration_ms / 1000 * rate)}
+        left = None
+        if entry.get("started") and done:
+            elapsed = time.monotonic() - entry["started"]
+            left = round(elapsed / done * (expected - done) + 2)
+        if done < expected:
+            return {**out, "stage": "analysing", "stage_text": f"Analysing frame {done} of {expected}",
+                    "frames_done": done, "fraction": round(0.95 * done / expected, 3), "seconds_left": left}
+        return {**out, "stage": "finishing", "frames_done": expected, "fraction": 0.97, "seconds_left": 2,
+                "stage_text": "Finishing: writing the index and grouping faces into persons"}
+
+    # persons for display ---------------------------------------------------------------------
+    def site_person_numbers(self) -> dict[str, int]:
+        """person_id → the number shown as "Person N" until someone names them: persons in the
+        order they first appeared (videos in the order they were added, then time in the
+        video). New videos only add numbers after the existing ones; nothing in storage changes."""
+        persons = self.persons()
+        key = tuple(sorted((p.person_id, p.face_count) for p in persons))
+        state = self._site_state()
+        with self._lock:
+            if state["numbers_key"] == key:
+                return dict(state["numbers"])
+        added = {r.video_id: r.created_at for r in self.catalog.list()}
+        records = self.persons_store.records
+        first: dict[str, tuple[float, int, str]] = {}
+        for person in persons:
+            faces = records.faces_of(person.person_id)
+            first[person.person_id] = min(
+                ((added.get(f.video_id, float("inf")), f.frame_ms, person.person_id) for f in faces),
+                default=(float("inf"), 0, person.person_id))
+        order = sorted(first, key=lambda pid: first[pid])
+        numbers = {pid: i + 1 for i, pid in enumerate(order)}
+        with self._lock:
+            state["numbers_key"], state["numbers"] = key, numbers
+        return dict(numbers)
+
+    def site_person_json(self, person: "Person", numbers: dict[str, int] | None = None) -> dict[str, Any]:
+        """A person for the site: the ``reko persons --json`` fields plus ``number`` and
+        ``display_name`` (the name, or "Person N")."""
+        numbers = self.site_person_numbers() if numbers is None else numbers
+        number = numbers.get(person.person_id, 0)
+        return {**person.to_json(), "number": number,
+                "display_name": person.name or (f"Person {number}" if number else person.person_id)}
+
+    def site_persons(self) -> list[dict[str, Any]]:
+        """Every person for the site (see :meth:`site_person_json`), most screen time first."""
+        numbers = self.site_person_numbers()
+        return [self.site_person_json(p, numbers) for p in self.persons()]
+
+    def site_person_page(self, person_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], SearchResponse]:
+        """A person's page: (the person, their videos with ``screen_time_ms`` and ``faces``,
+        their moments across videos as a search response). Raises NotFoundError."""
+        person = self.person(person_id)
+        names = {r.video_id: r.filename for r in self.videos()}
+        per_video: dict[str, dict[str, Any]] = {}
+        spans: dict[tuple[str, int], int] = {}
+        for face in self.persons_store.records.faces_of(person.person_id):
+            video = per_video.setdefault(face.video_id, {"video_id": face.video_id, "filename": names.get(face.video_id, ""),
+                                                         "faces": 0, "screen_time_ms": 0})
+            video["faces"] += 1
+            spans[(face.video_id, face.frame_ms)] = max(spans.get((face.video_id, face.frame_ms), 0), face.span_ms)
+        for (video_id, _), span in spans.items():
+            per_video[video_id]["screen_time_ms"] += span
+        videos = sorted(per_video.values(), key=lambda v: -v["screen_time_ms"])
+        response = self.search(SearchQuery(person_ids=(person.person_id,)))
+        return self.site_person_json(person), videos, response
+
+    def site_merge_suggestions(self, min_similarity: float | None = None) -> list[dict[str, Any]]:
+        """Pairs of persons whose faces look alike (``SearchUsers`` by user), most similar
+        first: ``person_id``, ``other_id``, ``similarity`` 0-100. Below the match threshold by
+        design: these are the pairs reko did not join on its own, for a person to decide."""
+        threshold = self.SITE_MERGE_SIMILARITY if min_similarity is None else min_similarity
+        store = self.persons_store
+        persons = {p.person_id for p in self.persons()}
+        pairs: dict[tuple[str, str], float] = {}
+        if len(persons) < 2:
+            return []
+        for person_id in sorted(persons):
+            try:
+                matches = store.client.search_users(CollectionId=store.collection_id, UserId=person_id,
+                                                    UserMatchThreshold=threshold, MaxUsers=5)["UserMatches"]
+            except Exception as exc:  # a person without associated faces cannot be searched
+                if type(exc).__name__ not in ("ResourceNotFoundException", "InvalidParameterException") and \
+                        getattr(exc, "response", {}).get("Error", {}).get("Code") not in (
+                            "ResourceNotFoundException", "InvalidParameterException"):
+                    raise
+                continue
+            for match in matches:
+                other = match["User"]["UserId"]
+                if other in persons and other != person_id:
+                    key = (min(person_id, other), max(person_id, other))
+                    pairs[key] = max(pairs.get(key, 0.0), float(match["Similarity"]))
+        return [{"person_id": a, "other_id": b, "similarity": round(s, 1)}
+                for (a, b), s in sorted(pairs.items(), key=lambda item: -item[1])]
+
+    def site_suggest(self, text: str, limit: int = 6) -> dict[str, list[dict[str, Any]]]:
+        """What the search box may mean as the user types: ``persons`` whose name (or "Person
+        N") and ``labels`` whose name contain ``text`` (case-insensitive; prefixes first)."""
+        from .pipeline.index.base import normalize_text
+
+        needle = normalize_text(text).strip().casefold()
+        if not needle:
+            return {"persons": [], "labels": []}
+
+        def rank(name: str) -> tuple[int, int, str] | None:
+            at = name.casefold().find(needle)
+            return None if at < 0 else (0 if at == 0 else 1, len(name), name.casefold())
+
+        persons = []
+        for person in self.site_persons():
+            score = min(filter(None, (rank(person["display_name"]), rank(f"Person {person['number']}"))), default=None)
+            if score is not None:
+                persons.append((score, person))
+        labels = [(rank(name), {"name": name, "frames": count}) for name, count in self.labels().items()]
+        return {"persons": [p for _, p in sorted(persons, key=lambda x: x[0])[:limit]],
+                "labels": [lab for score, lab in sorted((x for x in labels if x[0] is not None),
+                                                        key=lambda x: (x[0][0], -x[1]["frames"], x[0][2]))[:limit]]}
+
+    # why a segment matched -------------------------------------------------------------------
+    def site_face_similarity(self, face_id: str, person_id: str) -> float | None:
+        """How similar (0-100) a face is to the other faces of its person (``SearchUsers`` by
+        face; the face itself is excluded). None when the person has no other face."""
+        cache = self._site_state()["similarities"]
+        key = (face_id, person_id)
+        if key not in cache:
+            store = self.persons_store
+            try:
+                matches = store.client.search_users(CollectionId=store.collection_id, FaceId=face_id,
+                                                    UserMatchThreshold=0, MaxUsers=10)["UserMatches"]
+            except Exception as exc:  # the face was removed from the collection
+                if "InvalidParameter" not in type(exc).__name__ and "ResourceNotFound" not in type(exc).__name__ \
+                        and getattr(exc, "response", {}).get("Error", {}).get("Code") not in (
+                            "ResourceNotFoundException", "InvalidParameterException"):
+                    raise
+                matches = []
+            found = [float(m["Similarity"]) for m in matches if m["User"]["UserId"] == person_id]
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = round(found[0], 1) if found else None
+        return cache[key]
+
+    def site_explain(self, segment: Any, query: SearchQuery, photo_similarity: float | None = None,
+                     numbers: dict[str, int] | None = None) -> dict[str, Any]:
+        """Why ``segment`` matched ``query``, from its best frame: ``lines`` (matched text lines
+        with OCR confidence), ``labels`` (the searched labels, or a child of one, with
+        confidence), ``persons`` (the searched persons' faces with display name and
+        similarity: the photo's for a search by photo, else the face's to the person's other
+        faces), and ``match_start_ms``/``match_end_ms``: the segment before padding."""
+        from .pipeline.index.base import normalize_text
+
+        best = next((d for d in segment.frames if d["frame_ms"] == segment.frame_ms), segment.frames[0])
+        terms = [t.lower() for t in query.terms()]
+        lines = [{"text": line["text"], "confidence": round(float(line.get("confidence", 0)), 1)}
+                 for line in best.get("text_lines", [])
+                 if terms and any(t in normalize_text(line["text"]).lower() for t in terms)]
+        wanted = {label.casefold() for label in query.labels}
+        labels: dict[str, dict[str, Any]] = {}
+        for label in best.get("labels", []):
+            names = {label["name"].casefold(), *(p.casefold() for p in label.get("parents", []))}
+            if wanted & names:
+                known = labels.get(label["name"])
+                if known is None or label["confidence"] > known["confidence"]:
+                    labels[label["name"]] = {"name": label["name"], "confidence": round(float(label["confidence"]), 1)}
+        # the most specific label first: a searched parent (Vehicle) is explained by its child (Car)
+        children = sorted(labels.values(), key=lambda lab: (lab["name"].casefold() in wanted, -lab["confidence"]))
+        persons = []
+        if query.person_ids:
+            numbers = self.site_person_numbers() if numbers is None else numbers
+            names = self.persons_store.names()
+            for face in best.get("faces", []):
+                pid = face.get("person_id")
+                if pid not in query.person_ids:
+                    continue
+                similarity = photo_similarity if photo_similarity is not None else \
+                    self.site_face_similarity(face["face_id"], pid)
+                persons.append({"person_id": pid, "similarity": similarity,
+                                "display_name": names.get(pid) or f"Person {numbers.get(pid, '?')}",
+                                "confidence": round(float(face.get("confidence", 0)), 1)})
+        return {"lines": lines, "labels": children, "persons": persons,
+                "match_start_ms": min(d["start_ms"] for d in segment.frames),
+                "match_end_ms": max(d["end_ms"] for d in segment.frames)}
+
+    # the video page -------------------------------------------------------------------------
+    def site_video_overview(self, video_id: str, show_all: bool = False) -> dict[str, Any]:
+        """One video for its page: ``text`` (each on-screen line over the frames it stays on:
+        ``start_ms``, ``end_ms``, ``text``, ``confidence``, ``noise``), ``persons`` (display
+        name and intervals), ``labels`` (the :data:`SITE_TOP_LABELS` longest on screen,
+        parents folded into their child: Car, not Car + Vehicle + Transportation), and how
+        many lines and labels were hidden. Noise (confidence below
+        :data:`SITE_MIN_TEXT_CONFIDENCE`, or one letter or digit) and weak labels are only
+        included with ``show_all``. Raises NotFoundError."""
+        record = self.video(video_id)
+        frames = self.index.frames(record.video_id)
+        text: list[dict[str, Any]] = []
+        open_lines: dict[str, dict[str, Any]] = {}
+        persons: dict[str, list[list[int]]] = {}
+        labels: dict[str, dict[str, Any]] = {}
+
+        def extend(intervals: list[list[int]], start: int, end: int) -> None:
+            if intervals and intervals[-1][1] >= start:
+                intervals[-1][1] = max(intervals[-1][1], end)
+            else:
+                intervals.append([start, end])
+
+        for doc in frames:
+            start, end = doc["start_ms"], doc["end_ms"]
+            seen = {}
+            for line in doc.get("text_lines", []):
+                value = " ".join(line["text"].split())
+                if not value:
+                    continue
+                confidence = float(line.get("confidence", 0))
+                span = open_lines.get(value)
+                if span is not None and span["end_ms"] >= start:
+                    span["end_ms"] = end
+                    span["confidence"] = max(span["confidence"], round(confidence, 1))
+                else:
+                    span = {"start_ms": start, "end_ms": end, "text": value, "confidence": round(confidence, 1)}
+                    text.append(span)
+                seen[value] = span
+            open_lines = seen
+            for pid in doc.get("person_ids", []):
+                extend(persons.setdefault(pid, []), start, end)
+            present = [lab for lab in doc.get("labels", [])
+                       if lab["name"] != "Text" and (show_all or lab["confidence"] >= self.SITE_MIN_LABEL_CONFIDENCE)]
+            parents = {p for lab in present for p in lab.get("parents", [])}
+            for lab in present:
+                if lab["name"] in parents:
+                    continue
+                entry = labels.setdefault(lab["name"], {"name": lab["name"], "confidence": 0.0, "intervals": []})
+                entry["confidence"] = max(entry["confidence"], round(float(lab["confidence"]), 1))
+                extend(entry["intervals"], start, end)
+        for span in text:
+            letters = sum(ch.isalnum() for ch in span["text"])
+            span["noise"] = span["confidence"] < self.SITE_MIN_TEXT_CONFIDENCE or letters <= 1
+        shown_text = text if show_all else [s for s in text if not s["noise"]]
+        ranked = sorted(labels.values(), key=lambda lab: -sum(e - s for s, e in lab["intervals"]))
+        shown_labels = ranked if show_all else ranked[:self.SITE_TOP_LABELS]
+        numbers = self.site_person_numbers() if persons else {}
+        names = self.persons_store.names() if persons else {}
+        return {"video_id": record.video_id, "filename": record.filename, "duration_ms": record.duration_ms,
+                "width": record.width, "height": record.height, "fps": record.fps, "frames": len(frames),
+                "show_all": show_all, "text": shown_text, "text_hidden": len(text) - len(shown_text),
+                "persons": [{"person_id": pid, "number": numbers.get(pid, 0),
+                             "display_name": names.get(pid) or f"Person {numbers.get(pid, '?')}",
+                             "intervals": intervals}
+                            for pid, intervals in sorted(persons.items(), key=lambda kv: numbers.get(kv[0], 0))],
+                "labels": sorted(shown_labels, key=lambda lab: lab["intervals"][0][0]),
+                "labels_hidden": len(ranked) - len(shown_labels)}
+
+    # clips named for people -----------------------------------------------------------------
+    def site_clip_name(self, video_id: str, start_ms: int, end_ms: int) -> str:
+        """``<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4`` for a clip of a video (the
+        original name without its extension; characters that file systems refuse replaced)."""
+        record = self.video(video_id)
+        stem = record.filename.rsplit(".", 1)[0] if "." in record.filename.strip(".") else record.filename
+        stem = "".join("_" if ch in '/\\:*?"<>|' or not ch.isprintable() else ch for ch in stem).strip(" .")
+        return f"{stem or record.video_id}_{self.site_hms(start_ms)}-{self.site_hms(end_ms)}.mp4"
+
+    @staticmethod
+    def site_hms(ms: int) -> str:
+        """``hh-mm-ss.mmm`` for a time in ms (file-name safe: no colons)."""
+        seconds, millis = divmod(max(0, int(ms)), 1000)
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours:02d}-{minutes:02d}-{seconds:02d}.{millis:03d}"
+
+    def site_clips_zip(self, response: SearchResponse, out: Path) -> list["ClipReport"]:
+        """Every segment of a search as MP4s in one zip at ``out``, each named as
+        :meth:`site_clip_name` (a repeated name gets `` (2)``, …).
+
+        Raises:
+            QueryError: nothing matched, or more than :data:`MAX_ZIP_SEGMENTS` segments.
+            TooManyRequestsError: as :meth:`clip`.
+        """
+        import os
+        import tempfile
+        import zipfile
+
+        from .pipeline.clips import cut_clip
+
+        if not response.segments:
+            raise QueryError("the search matched nothing: no clips to cut")
+        if len(response.segments) > MAX_ZIP_SEGMENTS:
+            raise QueryError(f"{len(response.segments)} segments; narrow the search to at most "
+                             f"{MAX_ZIP_SEGMENTS} to download them as a zip")
+        sources = {s.video_id: self.video_file(s.video_id) for s in response.segments}
+        reports: list[ClipReport] = []
+        used: set[str] = set()
+        with self._clip_slot(), tempfile.TemporaryDirectory(prefix=".reko-clips-", dir=out.parent) as tmp:
+            partial = Path(tmp) / "clips.zip"
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for i, seg in enumerate(response.segments):
+                    name = self.site_clip_name(seg.video_id, seg.start_ms, seg.end_ms)
+                    stem, n = name[:-4], 2
+                    while name in used:
+                        name, n = f"{stem} ({n}).mp4", n + 1
+                    used.add(name)
+                    clip = Path(tmp) / f"clip-{i}.mp4"
+                    reports.append(cut_clip(sources[seg.video_id], seg.start_ms, seg.end_ms, clip))
+                    zf.write(clip, name)
+                    clip.unlink()
+            os.replace(partial, out)
+        return reports
 
 def check_filename(filename: str) -> str:
     """The display name of an upload: its last path component, at most

@@ -11,6 +11,7 @@ and generates ``/api/openapi.json``.
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
@@ -22,6 +23,21 @@ from .common import UploadRequest
 from .security import install_security
 
 log = logging.getLogger(__name__)
+
+#: what never belongs in a message shown to people: ffmpeg's "[mov,mp4,… @ 0x55…]" prefixes,
+#: Python object reprs "<_io.BytesIO object at 0x7f…>", and absolute paths
+_INTERNALS = (re.compile(r"\[[^\]\n]* @ 0x[0-9a-fA-F]+\]\s*"), re.compile(r"<[^<>\n]* at 0x[0-9a-fA-F]+>"),
+              re.compile(r"(?<![\w.])(?:/[\w.@+-]+){2,}/?"))
+
+
+def plain_message(message: str, settings: Settings) -> str:
+    """An error message without internals: the data dir, absolute paths, object reprs and
+    ffmpeg's stream prefixes are cut out (the full error is in the server log)."""
+    message = re.sub(re.escape(str(settings.data_dir)) + r"\S*", "(a file in the data folder)", message)
+    for pattern in _INTERNALS:
+        message = pattern.sub("", message)
+    return " ".join(message.split()) or "the request failed; the server log has the details"
+
 
 
 def create_app(settings: Settings | None = None, app: Reko | None = None,
@@ -36,6 +52,7 @@ def create_app(settings: Settings | None = None, app: Reko | None = None,
     web.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     web.json.ensure_ascii = False  # type: ignore[attr-defined]
     web.extensions["reko"] = app or Reko(settings)
+    web.extensions["reko"].site_track_progress()  # stages and frame counts for upload progress
 
     from .api_clips import bp as clips_bp
     from .api_meta import bp as meta_bp
@@ -54,7 +71,7 @@ def create_app(settings: Settings | None = None, app: Reko | None = None,
     def reko_error(exc: RekoError):
         if exc.http_status >= 500:
             log.warning("%s: %s (%s)", type(exc).__name__, exc, exc.detail)
-        response = jsonify(error=type(exc).__name__, message=str(exc))
+        response = jsonify(error=type(exc).__name__, message=plain_message(str(exc), settings))
         if isinstance(exc, TooManyRequestsError):
             response.headers["Retry-After"] = str(exc.retry_after_s)
         return response, exc.http_status

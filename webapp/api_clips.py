@@ -13,7 +13,7 @@ from flask import Blueprint
 
 from .api_search import search_query
 from .common import reko, send_temporary
-from .request_models import ClipRange, SearchFilters
+from .request_models import ClipRange, ZipParams
 from .response_models import Error
 from .spec import FileResponse, api
 
@@ -22,7 +22,7 @@ bp = Blueprint("clips", __name__, url_prefix="/api")
 
 def _temp_path(suffix: str) -> Path:
     handle = tempfile.NamedTemporaryFile(prefix="clip-", suffix=suffix, delete=False,
-                                         dir=reko().storage.temp_dir("tmp"))
+                                         dir=getattr(reko(), "local_storage", reko().storage).temp_dir("tmp"))
     handle.close()
     return Path(handle.name)
 
@@ -45,7 +45,7 @@ def clip(video_id: str, query: ClipRange):
     out = _temp_path(".mp4")
     try:
         app.clip(video_id, start_ms, end_ms, out)
-        return send_temporary(out, "video/mp4", f"{video_id}_{start_ms}-{end_ms}.mp4")
+        return send_temporary(out, "video/mp4", app.site_clip_name(video_id, start_ms, end_ms))
     finally:
         out.unlink(missing_ok=True)
 
@@ -53,17 +53,21 @@ def clip(video_id: str, query: ClipRange):
 @bp.get("/clips.zip")
 @api.validate(resp=FileResponse("application/zip", HTTP_200=(None, "one MP4 per segment"),
                                 HTTP_429=_BUSY), tags=["clips"])
-def clips_zip(query: SearchFilters):
+def clips_zip(query: ZipParams):
     """Every segment of a search as MP4 clips in one zip.
 
-    Same filters as ``GET /api/search``. 400 when the search matches nothing or more than 200
-    segments (narrow it first).
+    Same filters as ``GET /api/search``. With ``names=file`` (as the site asks) the clips are
+    named like single clip downloads: ``<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4``.
+    400 when the search matches nothing or more than 200 segments (narrow it first).
     """
     app = reko()
     response = app.search(search_query(query), include_unsafe=query.unsafe)
     out = _temp_path(".zip")
     try:
-        app.clips_zip(response, out)
+        if query.names == "file":
+            app.site_clips_zip(response, out)
+        else:
+            app.clips_zip(response, out)
         return send_temporary(out, "application/zip", "reko-clips.zip")
     finally:
         out.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask
 from spectree import Response
 
 from .common import reko
-from .request_models import Login, StateChange
+from .request_models import HealthParams, Login, StateChange
 from .response_models import Error, Health, LoggedIn, OpenApiDocument
 from .spec import api
 
@@ -26,9 +26,18 @@ def openapi():
 
 @bp.get("/health")
 @api.validate(resp=Response(HTTP_200=Health, HTTP_503=(Error, "the index is unreachable")), tags=["meta"])
-def health():
-    """Liveness and index statistics."""
-    return reko().health()
+def health(query: HealthParams):
+    """Liveness and index statistics.
+
+    With ``estimate_ms`` (a video's duration): also ``estimate``, how long analysing such a
+    video should take here (the analysis speed measured on this server or archive), asked by
+    the site before an upload starts.
+    """
+    app = reko()
+    body = app.health()
+    if query.estimate_ms is not None:
+        body["estimate"] = app.site_estimate(query.estimate_ms)
+    return body
 
 
 def declare_login(web: Flask) -> None:

@@ -8,33 +8,50 @@ from spectree import Response
 from ..pipeline.persons import Person
 from .api_search import search_page_json
 from .common import reko
-from .request_models import FacePhoto, PageSize, PersonMerge, PersonRename, StateChange
-from .response_models import (Error, FaceSearchResult, Labels, Merged, PersonDetail, PersonList,
-                              Removed)
+from .request_models import (FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge, PersonRename,
+                             StateChange)
+from .response_models import Error, FaceSearchResult, Labels, Merged, PersonDetail, PersonList, Removed
 from .response_models import Person as PersonShape
 from .spec import FileResponse, api
 
 bp = Blueprint("persons", __name__, url_prefix="/api")
 
 
-def person_json(person: Person) -> dict:
-    """A person with its thumbnail URL."""
-    return {**person.to_json(), "thumbnail_url": f"/api/persons/{person.person_id}/thumbnail.jpg"}
+def person_json(person: Person | dict, numbers: dict[str, int] | None = None) -> dict:
+    """A person with ``number``, ``display_name`` ("Person N" until named) and its thumbnail URL."""
+    data = person if isinstance(person, dict) else reko().site_person_json(person, numbers)
+    return {**data, "thumbnail_url": f"/api/persons/{data['person_id']}/thumbnail.jpg"}
 
 
 @bp.get("/persons")
 @api.validate(resp=Response(HTTP_200=PersonList), tags=["persons"])
-def list_persons():
-    """List persons, most screen time first."""
-    return {"persons": [person_json(p) for p in reko().persons()]}
+def list_persons(query: PersonListParams):
+    """List persons, most screen time first.
+
+    With ``q``: only persons whose name (or "Person N") contains it, prefixes first (the
+    search box's suggestions). With ``merge_suggestions=1``: also the pairs of persons whose
+    faces look alike (similarity at least 75, below the threshold at which reko joins faces
+    on its own), most similar first.
+    """
+    app = reko()
+    persons = app.site_suggest(query.q, limit=50)["persons"] if query.q.strip() else app.site_persons()
+    body: dict = {"persons": [person_json(p) for p in persons]}
+    if query.merge_suggestions:
+        body["merge_suggestions"] = app.site_merge_suggestions()
+    return body
 
 
 @bp.get("/persons/<person_id>")
 @api.validate(resp=Response(HTTP_200=PersonDetail, HTTP_404=Error), tags=["persons"])
 def get_person(person_id: str):
-    """A person and their faces."""
+    """A person, their faces, the videos they appear in (with screen time) and the persons
+    whose faces look like theirs (merge suggestions). Their moments: ``GET /api/search?person=``."""
     app = reko()
-    return {**person_json(app.person(person_id)), "faces": app.person_faces(person_id)}
+    person, videos, _ = app.site_person_page(person_id)
+    similar = [{"person_id": s["other_id"] if s["person_id"] == person["person_id"] else s["person_id"],
+                "similarity": s["similarity"]}
+               for s in app.site_merge_suggestions() if person["person_id"] in (s["person_id"], s["other_id"])]
+    return {**person_json(person), "faces": app.person_faces(person_id), "videos": videos, "similar": similar}
 
 
 @bp.get("/persons/<person_id>/thumbnail.jpg")
@@ -84,12 +101,16 @@ def search_by_face(query: PageSize, form: FacePhoto):
     large.
     """
     found = reko().search_by_face(form.photo.read())
-    body = search_page_json(found.response, 1, query.per_page)
+    body = search_page_json(found.response, 1, query.per_page, photo_similarity=found.similarity)
     return {**body, "person": person_json(found.person), "similarity": found.similarity}
 
 
 @bp.get("/labels")
 @api.validate(resp=Response(HTTP_200=Labels), tags=["search"])
-def labels():
-    """Label names with frame counts over the whole index (for the label filter)."""
-    return {"labels": reko().labels()}
+def labels(query: LabelParams):
+    """Label names with frame counts over the whole index (for the label filter); with ``q``
+    only those whose name contains it, prefixes first (the search box's suggestions)."""
+    app = reko()
+    if query.q.strip():
+        return {"labels": {lab["name"]: lab["frames"] for lab in app.site_suggest(query.q, limit=50)["labels"]}}
+    return {"labels": app.labels()}

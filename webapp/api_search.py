@@ -30,10 +30,14 @@ def matched_lines(doc: dict[str, Any], terms: list[str]) -> list[dict[str, Any]]
             if any(t in normalize_text(line["text"]).lower() for t in lowered)]
 
 
-def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A segment as the API returns it: the CLI fields plus URLs, the filename and the boxes
-    (ratios of the frame) to draw over the thumbnail: matched text lines, faces of persons, and
-    instances of the searched labels."""
+def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple[str, ...] = (),
+                 query: SearchQuery | None = None, photo_similarity: float | None = None,
+                 numbers: dict[str, int] | None = None) -> dict[str, Any]:
+    """A segment as the API returns it: the CLI fields plus URLs, the filename, the boxes
+    (ratios of the frame) to draw over the thumbnail (matched text lines, faces of persons,
+    instances of the searched labels), why it matched (see :meth:`reko.app.Reko.site_explain`),
+    its span before padding and the clip's file name."""
+    app = reko()
     best = next((d for d in seg.frames if d["frame_ms"] == seg.frame_ms), seg.frames[0])
     lines = matched_lines(best, terms)
     boxes = [{"kind": "text", "text": line["text"], "box": line["box"]} for line in lines]
@@ -41,24 +45,33 @@ def segment_json(seg, terms: list[str], filenames: dict[str, str], labels: tuple
               for f in best.get("faces", []) if f.get("box") and f.get("person_id")]
     wanted = {label.lower() for label in labels}
     boxes += [{"kind": "label", "text": label["name"], "box": box}
-              for label in best.get("labels", []) if label["name"].lower() in wanted
+              for label in best.get("labels", [])
+              if wanted & {label["name"].lower(), *(p.lower() for p in label.get("parents", []))}
               for box in label.get("boxes", [])]
+    why = app.site_explain(seg, query or SearchQuery(text=" ".join(terms), labels=labels),
+                           photo_similarity, numbers)
     return {**seg.to_json(), "filename": filenames.get(seg.video_id, ""),
             "matched_lines": [line["text"] for line in lines], "boxes": boxes,
             "frame_url": f"/api/frames/{seg.video_id}/{seg.frame_ms}.jpg",
             "video_url": f"/api/videos/{seg.video_id}/media",
-            "clip_url": f"/api/clips/{seg.video_id}.mp4?start_ms={seg.start_ms}&end_ms={seg.end_ms}"}
+            "clip_url": f"/api/clips/{seg.video_id}.mp4?start_ms={seg.start_ms}&end_ms={seg.end_ms}",
+            "match_start_ms": why.pop("match_start_ms"), "match_end_ms": why.pop("match_end_ms"),
+            "why": why, "download_name": app.site_clip_name(seg.video_id, seg.start_ms, seg.end_ms)}
 
 
-def search_page_json(response, page: int, per_page: int) -> dict[str, Any]:
-    """One page of a :class:`~reko.pipeline.search.SearchResponse` in the API's shape."""
+def search_page_json(response, page: int, per_page: int, photo_similarity: float | None = None) -> dict[str, Any]:
+    """One page of a :class:`~reko.pipeline.search.SearchResponse` in the API's shape
+    (``photo_similarity``: the person's similarity to the photo, for a search by photo)."""
     query = response.query
-    filenames = {r.video_id: r.filename for r in reko().videos()}
+    app = reko()
+    filenames = {r.video_id: r.filename for r in app.videos()}
     terms = parse_terms(query.text)
     page_segments = response.segments[(page - 1) * per_page: page * per_page]
+    numbers = app.site_person_numbers() if query.person_ids else None
     return {"query": query.text, "total_frames": response.total_frames,
             "total_segments": len(response.segments), "page": page, "per_page": per_page,
-            "segments": [segment_json(s, terms, filenames, query.labels) for s in page_segments],
+            "segments": [segment_json(s, terms, filenames, query.labels, query, photo_similarity, numbers)
+                         for s in page_segments],
             "facets": response.facets}
 
 
@@ -74,3 +87,4 @@ def search_endpoint(query: SearchParams):
     """
     response = reko().search(search_query(query), include_unsafe=query.unsafe)
     return search_page_json(response, query.page, query.per_page)
+

@@ -18,13 +18,13 @@ bp = Blueprint("videos", __name__, url_prefix="/api")
 
 
 def record_json(record: VideoRecord) -> dict:
-    """A catalog record plus ``progress`` (0–1: checkpoint over duration; 1 when ready)."""
+    """A catalog record plus its ingest progress (see :meth:`reko.app.Reko.site_progress`):
+    ``progress`` 0–1, ``stage``, ``stage_text``, ``frames_done`` of ``frames_expected``,
+    ``seconds_left``, ``videos_ahead``."""
     data = record.to_json()
-    if record.status == "ready":
-        data["progress"] = 1.0
-    else:
-        data["progress"] = round(max(0, record.checkpoint_ms) / max(1, record.duration_ms), 3)
-    return data
+    progress = reko().site_progress(record)
+    data["progress"] = progress.pop("fraction")
+    return {**data, **progress}
 
 
 @bp.before_request
@@ -72,7 +72,8 @@ def get_video(video_id: str):
     app = reko()
     failure = app.queue.failures.get(video_id)
     if failure and app.catalog.get(video_id) is None:
-        return {"video_id": video_id, "status": "failed", "error": failure, "progress": 0.0}
+        return {"video_id": video_id, "status": "failed", "error": failure, "progress": 0.0,
+                "stage": "failed", "stage_text": "Failed"}
     return record_json(app.video(video_id))
 
 
@@ -108,6 +109,15 @@ def timeline(video_id: str, query: TimelineParams):
     """What appears when in a video.
 
     ``text`` spans, and ``persons`` and ``labels`` as lists of ``[start_ms, end_ms]``
-    intervals (neighbouring frames merged).
+    intervals (neighbouring frames merged). With ``overview=1`` also ``overview``, what the
+    video page shows: each on-screen line over time (a transcript), persons with their
+    display names, and the labels on screen longest with parents folded into their child;
+    OCR noise (low confidence, single letters) and weak or minor labels are left out and
+    counted unless ``all=1``.
     """
-    return reko().timeline(video_id, query.limit)
+    app = reko()
+    body = app.timeline(video_id, query.limit)
+    if query.overview:
+        body["overview"] = app.site_video_overview(video_id, query.all)
+    return body
+

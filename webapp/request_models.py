@@ -49,6 +49,33 @@ class SearchParams(SearchFilters):
     per_page: int = Field(20, ge=1, le=MAX_PER_PAGE, description="segments per page")
 
 
+class ZipParams(SearchFilters):
+    """``GET /api/clips.zip``: the filters, and how to name the clips inside."""
+
+    names: Literal["id", "file"] = Field("id", description="clip names: id (<video_id>_<start_ms>-<end_ms>.mp4) "
+                                                           "or file (<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4)")
+
+
+class PersonListParams(QueryModel):
+    """``GET /api/persons``."""
+
+    q: str = Field("", max_length=200, description="only persons whose name (or \"Person N\") contains this")
+    merge_suggestions: bool = Field(False, description="1 to add pairs of persons whose faces look alike")
+
+
+class LabelParams(QueryModel):
+    """``GET /api/labels``."""
+
+    q: str = Field("", max_length=200, description="only labels whose name contains this")
+
+
+class HealthParams(QueryModel):
+    """``GET /api/health``."""
+
+    estimate_ms: int | None = Field(None, ge=0, le=100 * 3600 * 1000,
+                                    description="a video's duration in ms: add how long analysing it should take")
+
+
 class PageSize(QueryModel):
     """``POST /api/search/face``: how many segments to return."""
 
@@ -66,6 +93,8 @@ class TimelineParams(QueryModel):
     """``GET /api/videos/{video_id}/timeline``."""
 
     limit: int = Field(0, ge=0, description="at most this many text spans (0: all)")
+    overview: bool = Field(False, description="1 to add the video page's overview")
+    all: bool = Field(False, description="with overview=1: include OCR noise and every label")
 
 
 def _uploaded_file(value: Any) -> FileStorage:

@@ -41,8 +41,42 @@ class SegmentBox(BaseModel):
     person_id: str | None = Field(None, description="whose face it is (face)")
 
 
+class WhyLine(BaseModel):
+    """A text line of the best frame that contains a search term."""
+
+    text: str
+    confidence: float = Field(description="OCR confidence, 0–100")
+
+
+class WhyLabel(BaseModel):
+    """A searched label (or a child of it: Car for Vehicle) on the best frame."""
+
+    name: str
+    confidence: float = Field(description="0–100")
+
+
+class WhyPerson(BaseModel):
+    """A searched person's face on the best frame."""
+
+    person_id: str
+    display_name: str = Field(description='the name, or "Person N" until named')
+    similarity: float | None = Field(description="0–100: to the photo (search by photo) or to the "
+                                                 "person's other faces; null when they have no other")
+    confidence: float = Field(description="face detection confidence, 0–100")
+
+
+class Why(BaseModel):
+    """Why a segment matched, from its best frame."""
+
+    lines: list[WhyLine]
+    labels: list[WhyLabel]
+    persons: list[WhyPerson]
+
+
 class Segment(BaseModel):
-    """A time range of one video where the query matches; its best frame gives the thumbnail."""
+    """A time range of one video where the query matches; its best frame gives the thumbnail.
+    ``start_ms``..``end_ms`` is padded (REKO_SEGMENT_PAD_MS); ``match_start_ms``..``match_end_ms``
+    is the span of the matching frames themselves."""
 
     video_id: str
     start_ms: int
@@ -58,6 +92,10 @@ class Segment(BaseModel):
     frame_url: str
     video_url: str
     clip_url: str
+    match_start_ms: int = Field(description="start of the matching frames (before padding)")
+    match_end_ms: int = Field(description="end of the matching frames (before padding)")
+    why: Why
+    download_name: str = Field(description="the clip's file name: <original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4")
 
 
 class SearchResult(BaseModel):
@@ -81,6 +119,8 @@ class Person(BaseModel):
     screen_time_ms: int
     videos: int = Field(description="videos the person appears in")
     thumbnail_url: str
+    number: int = Field(description='stable number for "Person N" (order of first appearance)')
+    display_name: str = Field(description='the name, or "Person N" until named')
 
 
 class FaceSearchResult(SearchResult):
@@ -101,15 +141,19 @@ class Face(BaseModel):
 
 
 class PersonDetail(Person):
-    """A person with their faces, in (video, time) order."""
+    """A person with their faces in (video, time) order, their videos (most screen time
+    first) and persons who look alike."""
 
     faces: list[Face]
+    videos: list[PersonVideo]
+    similar: list[SimilarPerson] = Field(description="merge suggestions, most similar first")
 
 
 class PersonList(BaseModel):
-    """Every person, most screen time first."""
+    """Every person, most screen time first (or those matching ``q``, best first)."""
 
     persons: list[Person]
+    merge_suggestions: list[MergeSuggestion] | None = Field(None, description="with merge_suggestions=1")
 
 
 class Merged(BaseModel):
@@ -125,7 +169,13 @@ class Video(BaseModel):
 
     video_id: str
     status: Literal[STATUSES]  # type: ignore[valid-type]
-    progress: float = Field(description="0–1: ingest checkpoint over duration (1 when ready)")
+    progress: float = Field(description="0–1: how far the ingest is (1 when ready)")
+    stage: Literal["queued", "preparing", "analysing", "finishing", "ready", "failed", "deleting"] = "queued"
+    stage_text: str = Field("", description="the stage in plain words, e.g. Analysing frame 12 of 20")
+    frames_done: int = Field(0, description="frames taken from the video and sent to analysis")
+    frames_expected: int = Field(0, description="frames the ingest samples in all (duration × REKO_SAMPLE_FPS)")
+    seconds_left: int | None = Field(None, description="expected seconds until searchable (null: unknown)")
+    videos_ahead: int = Field(0, description="videos queued before this one")
     error: str = Field("", description="why the ingest failed")
     filename: str = ""
     duration_ms: int = 0
@@ -169,6 +219,88 @@ class Timeline(BaseModel):
     text: list[TextSpan]
     persons: dict[str, list[tuple[int, int]]] = Field(description="person_id → intervals")
     labels: dict[str, list[tuple[int, int]]] = Field(description="label name → intervals")
+    overview: VideoOverview | None = Field(None, description="with overview=1")
+
+
+class OverviewText(BaseModel):
+    """One on-screen line over the neighbouring frames it stays on."""
+
+    start_ms: int
+    end_ms: int
+    text: str
+    confidence: float = Field(description="best OCR confidence, 0–100")
+    noise: bool = Field(description="low confidence or a single letter (shown only with all=1)")
+
+
+class OverviewPerson(BaseModel):
+    """When a person is on screen."""
+
+    person_id: str
+    number: int
+    display_name: str
+    intervals: list[tuple[int, int]]
+
+
+class OverviewLabel(BaseModel):
+    """When a label is on screen (parents folded into their child)."""
+
+    name: str
+    confidence: float = Field(description="best confidence, 0–100")
+    intervals: list[tuple[int, int]]
+
+
+class VideoOverview(BaseModel):
+    """A video's page: on-screen text, persons and the top labels over time."""
+
+    video_id: str
+    filename: str
+    duration_ms: int
+    width: int
+    height: int
+    fps: float
+    frames: int
+    show_all: bool
+    text: list[OverviewText]
+    text_hidden: int = Field(description="noise lines left out (all=1 shows them)")
+    persons: list[OverviewPerson]
+    labels: list[OverviewLabel]
+    labels_hidden: int = Field(description="labels left out (all=1 shows them)")
+
+
+class PersonVideo(BaseModel):
+    """A video a person appears in."""
+
+    video_id: str
+    filename: str
+    faces: int
+    screen_time_ms: int
+
+
+class MergeSuggestion(BaseModel):
+    """Two persons whose faces look alike."""
+
+    person_id: str
+    other_id: str
+    similarity: float = Field(description="0–100")
+
+
+class SimilarPerson(BaseModel):
+    """A person whose faces look like this person's (a merge suggestion)."""
+
+    person_id: str
+    similarity: float = Field(description="0–100")
+
+
+class Estimate(BaseModel):
+    """How long analysing a video should take on this server, before uploading it."""
+
+    duration_ms: int
+    frames_expected: int
+    expected_seconds: float = Field(description="from start to searchable")
+    queue_seconds: float = Field(description="for the videos already waiting")
+    videos_ahead: int
+    seconds_per_video_second: float = Field(description="the measured analysis speed")
+    basis: str = Field(description="what the speed was measured on")
 
 
 class Labels(BaseModel):
@@ -190,6 +322,7 @@ class Health(BaseModel):
     frames: int = Field(description="frame documents in the index")
     videos: int = Field(description="videos in the index")
     pending: int = Field(description="videos queued or being ingested")
+    estimate: Estimate | None = Field(None, description="with estimate_ms")
 
 
 class LoggedIn(BaseModel):
@@ -205,3 +338,7 @@ class OpenApiDocument(BaseModel):
     openapi: str
     info: dict[str, object]
     paths: dict[str, object]
+
+
+for _model in (PersonDetail, Timeline):  # they name models defined after them
+    _model.model_rebuild()
