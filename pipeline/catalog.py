@@ -205,3 +205,21 @@ class Catalog(VideoCatalog):
         """Close the database."""
         with self._lock:
             self._db.close()
+
+
+def open_catalog(url: str, data_dir: Path) -> VideoCatalog:
+    """The catalog named by ``REKO_CATALOG_URL``: empty → SQLite ``<data_dir>/catalog.db``;
+    ``dynamodb://prefix`` → the DynamoDB table ``<prefix>-videos`` (extra ``reko[aws]``).
+
+    Raises:
+        SettingsError: an unknown scheme.
+    """
+    from ..errors import SettingsError
+
+    if not url:
+        return Catalog(data_dir / "catalog.db")
+    if url.startswith("dynamodb://"):
+        from .aws.dynamodb_catalog import DynamoCatalog, parse_dynamodb_url
+
+        return DynamoCatalog(parse_dynamodb_url(url))
+    raise SettingsError("REKO_CATALOG_URL must be empty (SQLite in the data dir) or dynamodb://PREFIX")

@@ -38,13 +38,13 @@ from typing import Any, Callable
 from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError)
 from ..settings import Settings
 from .analyze import analyse_frame, init_worker
-from .catalog import Catalog
-from .dedup import DuplicateFilter
+from .catalog import VideoCatalog
+from .planner import AnalysisPlanner
 from .documents import Face, FrameDocument, empty_document, frame_document
 from .index import IndexBackend
 from .media import VideoInfo, encode_jpeg, probe, sample_frames
 from .persons import PersonStore
-from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage, video_suffix
+from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage, Storage, video_suffix
 
 BATCH_DOCS = 16  #: documents per index write (and checkpoint)
 BATCH_SECONDS = 3.0  #: …or fewer, when this long has passed since the last write
@@ -75,7 +75,7 @@ def check_duration(info: VideoInfo, settings: Settings) -> None:
                          "it into parts")
 
 
-def remove_video(video_id: str, index: IndexBackend, storage: LocalStorage, catalog: Catalog,
+def remove_video(video_id: str, index: IndexBackend, storage: Storage, catalog: VideoCatalog,
                  persons: PersonStore | None) -> bool:
     """Remove a video's faces (and persons left without faces), documents, stored files and
     catalog record; True if the record existed. Call it holding the video's lock."""
@@ -126,7 +126,7 @@ class Ingestor:
     owns them); the worker pool is created on first use and reused for every video (models load
     once per worker). ``person_store`` returns the person store, created on first use."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, index: IndexBackend,
+    def __init__(self, settings: Settings, catalog: VideoCatalog, index: IndexBackend,
                  storage: LocalStorage, person_store: Callable[[], PersonStore],
                  progress: ProgressFn | None = None):
         self.settings = settings
@@ -242,7 +242,7 @@ class Ingestor:
                     raise IngestCancelled(f"{report.filename} was deleted while it was being ingested")
 
         expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
-        dedup = DuplicateFilter(settings.dedup_threshold_cells)
+        planner = AnalysisPlanner(self.features, settings.dedup_threshold_cells)
         pending: deque[_Kept] = deque()
         batch: list[FrameDocument] = []
         last_flush = time.monotonic()
@@ -277,7 +277,8 @@ class Ingestor:
             report.frames_sampled += 1
             if self.progress:
                 self.progress(report.filename, report.frames_sampled, expected)
-            if dedup.is_duplicate(frame.image):
+            plan = planner.offer(frame.pts_ms, frame.image)
+            if plan is None:
                 continue
             if pending:
                 pending[-1].end_ms, pending[-1].closed = frame.pts_ms, True
@@ -291,7 +292,8 @@ class Ingestor:
                     video_id, frame.pts_ms, encode_jpeg(frame.image, 80, THUMBNAIL_MAX_SIDE_PX))
                 kept.future = self._executor().submit(
                     analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
-                    frame.pts_ms, tuple(self.features), settings.face_collection)
+                    frame.pts_ms, tuple(f for f in plan.analyses if f in self.features),
+                    settings.face_collection)
                 report.frames_analysed += 1
             pending.append(kept)
             drain(block=False)

@@ -281,3 +281,23 @@ class SqlitePersonRecords(PersonRecords):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def open_person_records(url: str, data_dir: Path) -> PersonRecords:
+    """The person records named by ``REKO_CATALOG_URL`` (they live beside the catalog): empty →
+    SQLite ``<data_dir>/persons.db``; ``dynamodb://prefix`` → the tables ``<prefix>-persons``
+    and ``<prefix>-faces``.
+
+    Raises:
+        SettingsError: an unknown scheme.
+    """
+    from ..errors import SettingsError
+
+    if not url:
+        return SqlitePersonRecords(data_dir / "persons.db")
+    if url.startswith("dynamodb://"):
+        from .aws.dynamodb_catalog import parse_dynamodb_url
+        from .aws.dynamodb_persons import DynamoPersonRecords
+
+        return DynamoPersonRecords(parse_dynamodb_url(url))
+    raise SettingsError("REKO_CATALOG_URL must be empty (SQLite in the data dir) or dynamodb://PREFIX")

@@ -412,3 +412,21 @@ def _storage_error(exc: OSError) -> StorageError:
                             "again (nothing already done is lost)", detail=str(exc))
     return StorageError("the data directory cannot be written; check its permissions and free "
                         "space", detail=str(exc))
+
+
+def open_storage(url: str, data_dir: Path) -> Storage:
+    """The storage named by ``REKO_STORAGE_URL``: empty → :class:`LocalStorage` on
+    ``data_dir``; ``s3://bucket[/prefix]`` → S3 (optional extra ``reko[aws]``).
+
+    Raises:
+        SettingsError: an unknown scheme.
+    """
+    from ..errors import SettingsError
+
+    if not url:
+        return LocalStorage(data_dir)
+    if url.startswith("s3://"):
+        from .aws.s3_storage import S3Storage
+
+        return S3Storage.from_url(url)
+    raise SettingsError("REKO_STORAGE_URL must be empty (the data dir) or s3://BUCKET[/PREFIX]")

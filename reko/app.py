@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import MediaError, NotFoundError, QueryError, TooLargeError, TooManyRequestsError
 from .pipeline import ids
-from .pipeline.catalog import Catalog, VideoRecord
+from .pipeline.catalog import VideoCatalog, VideoRecord, open_catalog
 from .pipeline.index import IndexBackend, SearchQuery, open_index
 from .pipeline.search import SearchResponse, search
-from .pipeline.storage import LocalStorage, video_suffix
+from .pipeline.storage import LocalStorage, Storage, open_storage, video_suffix
 from .settings import Settings
 
 if TYPE_CHECKING:
     from .jobs import IngestQueue
+    from .pipeline.analysis.protocol import RekognitionClient
     from .pipeline.clips import ClipReport
     from .pipeline.ingest import IngestReport, Ingestor, ProgressFn
     from .pipeline.persons import Person, PersonStore
@@ -64,31 +65,47 @@ class Reko:
 
     def __init__(self, settings: Settings, progress: "ProgressFn | None" = None):
         self.settings = settings
-        self.storage = LocalStorage(settings.data_dir)
+        self.storage: Storage = open_storage(settings.storage_url, settings.data_dir)
         self.progress = progress
         self._lock = threading.RLock()
-        self._catalog: Catalog | None = None
+        self._catalog: VideoCatalog | None = None
         self._index: IndexBackend | None = None
         self._persons: PersonStore | None = None
         self._ingestor: Ingestor | None = None
         self._queue: IngestQueue | None = None
         self._clip_slots = threading.BoundedSemaphore(CLIP_SLOTS)
+        self._local: LocalStorage | None = None
+        self._analyzer: RekognitionClient | None = None
 
     # -- parts ------------------------------------------------------------------------------
     @property
-    def catalog(self) -> Catalog:
-        """The video catalog (``<data dir>/catalog.db``)."""
+    def catalog(self) -> VideoCatalog:
+        """The video catalog (``REKO_CATALOG_URL``: SQLite in the data dir, or DynamoDB)."""
         with self._lock:
             if self._catalog is None:
-                self._catalog = Catalog(self.settings.data_dir / "catalog.db")
+                self._catalog = open_catalog(self.settings.catalog_url, self.settings.data_dir)
             return self._catalog
 
     @property
     def index_name(self) -> str:
-        """The OpenSearch alias: ``REKO_INDEX_NAME``, or ``reko-frames-<installation id>``."""
+        """The OpenSearch alias: ``REKO_INDEX_NAME``, or ``reko-frames-<installation id>``
+        (the id of the local data dir)."""
         from .pipeline.index import DEFAULT_INDEX_NAME
 
-        return self.settings.index_name or f"{DEFAULT_INDEX_NAME}-{self.storage.installation_id()}"
+        if self.settings.index_name:
+            return self.settings.index_name
+        return f"{DEFAULT_INDEX_NAME}-{self.local_storage.installation_id()}"
+
+    @property
+    def local_storage(self) -> LocalStorage:
+        """The data dir's storage: the object storage itself locally; on AWS, only temporary
+        files (uploads being received, clips being cut) live there."""
+        if isinstance(self.storage, LocalStorage):
+            return self.storage
+        with self._lock:
+            if self._local is None:
+                self._local = LocalStorage(self.settings.data_dir)
+            return self._local
 
     @property
     def index(self) -> IndexBackend:
@@ -105,15 +122,22 @@ class Reko:
         """The person store (the face collection client, person records, thumbnails)."""
         with self._lock:
             if self._persons is None:
-                from .pipeline.analysis import make_client
-                from .pipeline.person_records import SqlitePersonRecords
+                from .pipeline.person_records import open_person_records
                 from .pipeline.persons import PersonStore
 
-                records = SqlitePersonRecords(self.settings.data_dir / "persons.db")
-                self._persons = PersonStore(self.settings, make_client(self.settings.analyzer,
-                                                                       self.settings.data_dir),
-                                            records, self.storage)
+                records = open_person_records(self.settings.catalog_url, self.settings.data_dir)
+                self._persons = PersonStore(self.settings, self.analyzer, records, self.storage)
             return self._persons
+
+    @property
+    def analyzer(self) -> "RekognitionClient":
+        """The Rekognition-shaped client of this process (``REKO_ANALYZER``)."""
+        with self._lock:
+            if self._analyzer is None:
+                from .pipeline.analysis import make_client
+
+                self._analyzer = make_client(self.settings.analyzer, self.settings.data_dir)
+            return self._analyzer
 
     @property
     def ingestor(self) -> "Ingestor":
@@ -122,7 +146,7 @@ class Reko:
             if self._ingestor is None:
                 from .pipeline.ingest import Ingestor
 
-                self._ingestor = Ingestor(self.settings, self.catalog, self.index, self.storage,
+                self._ingestor = Ingestor(self.settings, self.catalog, self.index, self.local_storage,
                                           lambda: self.persons_store, self.progress)
             return self._ingestor
 
@@ -183,7 +207,7 @@ class Reko:
             NotFoundError: unknown video, or its file is not stored (yet).
         """
         record = self.video(video_id)
-        path = self.storage.find_video(record.video_id)
+        path = self.local_storage.find_video(record.video_id)
         if path is None:
             raise NotFoundError(f"the file of video {video_id} is not stored (still uploading?)")
         return path
@@ -194,7 +218,7 @@ class Reko:
         Raises:
             NotFoundError: malformed ids or no such thumbnail.
         """
-        path = self.storage.frame_path(ids.video_id(video_id), ids.frame_ms(frame_ms))
+        path = self.local_storage.frame_path(ids.video_id(video_id), ids.frame_ms(frame_ms))
         if not path.is_file():
             raise NotFoundError(f"no frame {frame_ms} ms in video {video_id}")
         return path
@@ -208,11 +232,14 @@ class Reko:
             NotFoundError: malformed or unknown id.
             FaultError: the video stayed busy for too long.
         """
+        from .pipeline.ingest import remove_video
+
         record = self.video(video_id)
         self.catalog.update(record.video_id, status="deleting")
         with self.catalog.video_lock(record.video_id):
             if self.catalog.get(record.video_id) is not None:
-                self.ingestor.delete(record.video_id)
+                remove_video(record.video_id, self.index, self.storage, self.catalog,
+                             self.persons_store if "faces" in self.settings.feature_list else None)
 
     def upload(self, src: Path, filename: str) -> tuple[VideoRecord, bool]:
         """Accept an uploaded file (already written inside the data dir's ``uploads/``): check
@@ -238,7 +265,7 @@ class Reko:
             existing = self.catalog.get(video_id)
             if existing is not None and existing.status in ("ready", "queued", "ingesting"):
                 return existing, False
-            stored = self.storage.adopt_video(src, video_id, video_suffix(filename, info.format_name))
+            stored = self.local_storage.adopt_video(src, video_id, video_suffix(filename, info.format_name))
             record = self.catalog.start(video_id, filename, str(stored), info.duration_ms, info.width,
                                         info.height, info.fps, info.size_bytes, status="queued")
         finally:

@@ -101,7 +101,7 @@ class IngestQueue:
         app, video_id = self._app, record.video_id
         self.current = video_id
         try:
-            path = app.storage.find_video(video_id)
+            path = app.local_storage.find_video(video_id)
             if path is None:
                 raise RekoError("the uploaded file is missing; upload the video again")
             app.ingest(path, record.filename, should_stop=self._stop.is_set)
