@@ -397,6 +397,43 @@ def _print_demo(results: list[Any], names: dict[str, str]) -> None:
                        f"{_fmt_ms(seg.end_ms)}  {text}")
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as one JSON object.")
+def estimate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Estimate what ingesting VIDEOs on AWS would cost, before processing: frames sampled at
+    REKO_SAMPLE_FPS and kept after near-duplicate skipping (run locally, as ingest runs them),
+    Rekognition calls per API beside the naive plan (every sampled frame to every API),
+    MediaConvert output minutes, and the cost at REKO_AWS_REGION's published prices."""
+    from .pipeline.estimate import NOT_COUNTED, estimate_videos
+
+    progress = _Progress()
+    try:
+        result = estimate_videos(paths, Settings.from_env(), progress=progress)
+    except RekoError as exc:
+        progress.close()
+        _fail(exc)
+    progress.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    for v in result.videos:
+        click.echo(f"{v.name}: {v.video_seconds:.1f} s {v.width}x{v.height}, {v.frames_sampled} frames "
+                   f"sampled at {result.sample_fps:g} fps, {v.frames_kept} kept")
+    click.echo(f"\nRekognition calls ({result.region}, first-tier prices)   reko   naive")
+    for api, calls in result.rekognition_calls.items():
+        click.echo(f"  {api:36s} {calls:7d} {result.naive_calls[api]:7d}")
+    click.echo(f"  {'cost':36s} ${result.rekognition_cost_usd:.4f}  ${result.naive_rekognition_cost_usd:.4f}")
+    minutes = ", ".join(f"{output} {m:.2f} min {category}" for output, by_category in result.mediaconvert_minutes.items()
+                        for category, m in by_category.items())
+    priced = (f"${result.mediaconvert_cost_usd:.4f}" if result.mediaconvert_cost_usd is not None
+              else "not priced (no citable per-minute price recorded)")
+    click.echo(f"MediaConvert: {result.mediaconvert_total_minutes:.2f} output minutes ({minutes}); {priced}")
+    click.echo(f"cost ${result.cost_usd:.4f} (naive ${result.naive_cost_usd:.4f}); per video-hour "
+               f"${result.per_video_hour(result.cost_usd):.2f} (naive ${result.per_video_hour(result.naive_cost_usd):.2f})")
+    click.echo("not counted: " + "; ".join(NOT_COUNTED), err=True)
+
+
 def main() -> None:
     """Console-script entry point: unexpected errors print one line, not a traceback."""
     try:

@@ -142,6 +142,19 @@ class Settings:
     max_frame_side_px: int = _setting(
         "REKO_MAX_FRAME_SIDE_PX", 1920,
         "Sampled frames larger than this (longest side, pixels) are scaled down before analysis.")
+    rekognition_max_tps: float = _setting(
+        "REKO_REKOGNITION_MAX_TPS", 5.0,
+        "With `REKO_ANALYZER=rekognition`: most requests per second reko sends to each Rekognition "
+        "API (DetectText, IndexFaces, ...), per process, shared by its threads. Rekognition's TPS "
+        "quotas are per account, region and API (default 5 for most image APIs in most regions, "
+        "50 in us-east-1, us-west-2 and eu-west-1; see "
+        "https://docs.aws.amazon.com/general/latest/gr/rekognition.html#limits_rekognition): set "
+        "it to your quota divided by the processes calling at once (workers, Lambda concurrency).")
+    aws_region: str = _setting(
+        "REKO_AWS_REGION", "us-east-1",
+        "AWS region whose published prices `reko estimate` uses (a region of "
+        "`reko.pipeline.aws.prices.PRICES`); AWS clients take their region from the AWS "
+        "environment as usual.")
 
     def __post_init__(self) -> None:
         # Paths are resolved once, here: nothing downstream depends on the working directory.

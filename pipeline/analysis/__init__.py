@@ -22,11 +22,9 @@ def _local(data_dir: str | PathLike) -> RekognitionClient:
 
 
 def _rekognition(data_dir: str | PathLike) -> RekognitionClient:
-    try:
-        import boto3
-    except ImportError:
-        raise AnalyzerError("REKO_ANALYZER=rekognition needs boto3: pip install 'reko[aws]'") from None
-    return boto3.client("rekognition")
+    from .rekognition import make_rekognition_client
+
+    return make_rekognition_client(data_dir)
 
 
 #: Analyzer name (``REKO_ANALYZER``) → factory of its client, given reko's data directory
