@@ -90,12 +90,16 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
                 DetectionAttributes=["DEFAULT"], QualityFilter="NONE", MaxFaces=MAX_FACES_PER_FRAME))
             fields["face_records"] = response.get("FaceRecords", [])
         except AnalyzerError as exc:
+            if getattr(exc, "transient", False):  # throttled past the retry budget: retry the frame
+                raise
             fields["missing"]["faces"] = str(exc)
     if "labels" in features:
         try:
             fields["detected_labels"] = timed("detect_labels", lambda: client.detect_labels(
                 Image=image, MinConfidence=LABEL_MIN_CONFIDENCE))["Labels"]
         except AnalyzerError as exc:
+            if getattr(exc, "transient", False):  # throttled past the retry budget: retry the frame
+                raise
             fields["missing"]["labels"] = str(exc)
     if "moderation" in features:
         try:
@@ -103,6 +107,8 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
                 Image=image, MinConfidence=MODERATION_MIN_CONFIDENCE))
             fields.update(moderation_fields(response))
         except AnalyzerError as exc:
+            if getattr(exc, "transient", False):  # throttled past the retry budget: retry the frame
+                raise
             fields["missing"]["moderation"] = str(exc)
     return fields
 

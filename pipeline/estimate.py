@@ -62,32 +62,48 @@ class VideoFrames:
     height: int
     frames_sampled: int
     frames_kept: int
+    #: analysis → frames the planner sends to it (None: every kept frame gets every analysis)
+    frames_per_analysis: Mapping[str, int] | None = None
+
+    def frames_for(self, analysis: str) -> int:
+        """Frames planned for one analysis (``text``, ``faces``, …)."""
+        if self.frames_per_analysis is None:
+            return self.frames_kept
+        return self.frames_per_analysis.get(analysis, 0)
 
 
 def count_frames(path: str | Path, sample_fps: float, dedup_threshold_cells: int,
-                 max_frame_side_px: int = 1920, progress: Progress | None = None) -> VideoFrames:
-    """Probe, sample and de-duplicate ``path`` as ingest does, counting frames.
+                 max_frame_side_px: int = 1920, progress: Progress | None = None,
+                 features: Sequence[str] = tuple(FEATURE_APIS)) -> VideoFrames:
+    """Probe and sample ``path`` as ingest does and let the analysis planner
+    (:mod:`reko.pipeline.planner`, the one the local ingest and the Lambdas use) decide which
+    frames get which analysis; count them.
 
     Raises:
         MediaError: not a readable, complete video.
         FfmpegError: ffmpeg/ffprobe missing or killed.
     """
-    from .dedup import DuplicateFilter
     from .media import probe, sample_frames
+    from .planner import AnalysisPlanner
 
     path = Path(path)
     info = probe(path)
     expected = max(1, math.ceil(info.duration_ms / 1000 * sample_fps))
-    dedup = DuplicateFilter(dedup_threshold_cells)
+    planner = AnalysisPlanner(features, dedup_threshold_cells)
+    per_analysis = {f: 0 for f in features}
     sampled = kept = 0
     for frame in sample_frames(info, sample_fps, max_frame_side_px):
         sampled += 1
-        if not dedup.is_duplicate(frame.image):
+        plan = planner.offer(frame.pts_ms, frame.image)
+        if plan is not None:
             kept += 1
+            for analysis in plan.analyses:
+                per_analysis[analysis] = per_analysis.get(analysis, 0) + 1
         if progress is not None:
             progress(path.name, sampled, expected)
     return VideoFrames(name=path.name, video_seconds=info.duration_ms / 1000, width=info.width,
-                       height=info.height, frames_sampled=sampled, frames_kept=kept)
+                       height=info.height, frames_sampled=sampled, frames_kept=kept,
+                       frames_per_analysis=per_analysis)
 
 
 def resolution_category(height_px: int) -> str:
@@ -197,8 +213,8 @@ def estimate(videos: Iterable[VideoFrames], features: Sequence[str], prices: Reg
     """The estimate for frame decisions already made (pure: no I/O).
 
     ``features`` are ``REKO_FEATURES`` names (``text``, ``faces``, ``labels``, ``moderation``);
-    each adds its API of :data:`FEATURE_APIS`. Calls: kept frames × APIs; naive: sampled frames
-    × APIs; cost: calls × the API's first-tier price; MediaConvert: every video's duration
+    each adds its API of :data:`FEATURE_APIS`. Calls: the frames the planner sent to each
+    analysis; naive: sampled frames × APIs; cost: calls × the API's first-tier price; MediaConvert: every video's duration
     billed once per output of :data:`MEDIACONVERT_OUTPUTS`, by resolution category, priced only
     when ``prices`` has a price for every category used.
 
@@ -206,11 +222,10 @@ def estimate(videos: Iterable[VideoFrames], features: Sequence[str], prices: Reg
         KeyError: an unknown feature name.
     """
     videos = tuple(videos)
-    apis = [FEATURE_APIS[f] for f in dict.fromkeys(features)]
-    kept = sum(v.frames_kept for v in videos)
+    wanted = list(dict.fromkeys(features))
     sampled = sum(v.frames_sampled for v in videos)
-    calls = {api: kept for api in apis}
-    naive = {api: sampled for api in apis}
+    calls = {FEATURE_APIS[f]: sum(v.frames_for(f) for v in videos) for f in wanted}
+    naive = {FEATURE_APIS[f]: sampled for f in wanted}
     minutes: dict[str, dict[str, float]] = {output: {} for output in MEDIACONVERT_OUTPUTS}
     for video in videos:
         category = resolution_category(video.height)
@@ -246,7 +261,7 @@ def estimate_videos(paths: Iterable[str | Path], settings: Any, progress: Progre
     for path in paths:
         try:
             videos.append(count_frames(path, settings.sample_fps, settings.dedup_threshold_cells,
-                                       settings.max_frame_side_px, progress))
+                                       settings.max_frame_side_px, progress, settings.feature_list))
         except MediaError as exc:
             raise MediaError(f"{Path(path).name}: {exc}", detail=exc.detail) from None
     return estimate(videos, settings.feature_list, prices, settings.sample_fps)

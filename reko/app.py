@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .jobs import IngestQueue
     from .pipeline.analysis.protocol import RekognitionClient
     from .pipeline.clips import ClipReport
+    from .pipeline.estimate import Estimate
     from .pipeline.ingest import IngestReport, Ingestor, ProgressFn
     from .pipeline.persons import Person, PersonStore
 
@@ -334,7 +335,10 @@ class Reko:
 
         if len(photo) > self.settings.max_request_bytes:
             raise TooLargeError(f"the photo is larger than {self.settings.max_request_bytes // 2**20} MiB")
+        from .pipeline.analysis.images import fit_image
+
         check_image(photo, self.settings.max_image_pixels)
+        photo = fit_image(photo)  # Rekognition's limits (5 MB), locally as on AWS
         person_id, similarity = self.persons_store.search_by_image(photo)
         response = self.search(SearchQuery(person_ids=(person_id,)), include_unsafe)
         return FaceSearch(self.persons_store.get(person_id), similarity, response)
@@ -439,6 +443,14 @@ class Reko:
             yield
         finally:
             self._clip_slots.release()
+
+    def estimate(self, paths: list[Path], progress: "ProgressFn | None" = None) -> "Estimate":
+        """What ingesting ``paths`` on AWS would cost, before processing (``reko estimate``):
+        frames sampled and planned per analysis, Rekognition calls beside the naive plan,
+        MediaConvert minutes, cost at ``REKO_AWS_REGION``'s prices."""
+        from .pipeline.estimate import estimate_videos
+
+        return estimate_videos(paths, self.settings, progress=progress)
 
     def reindex(self, dest_url: str, on_video: Callable[[str, int], None] | None = None) -> tuple[int, int]:
         """Copy every ready video's frame documents to the index at ``dest_url`` without

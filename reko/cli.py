@@ -330,7 +330,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     app = Reko(settings)
     try:
-        app.storage.clean_temp()
+        app.local_storage.clean_temp()
         web = create_app(settings, app=app, bound_host=host)
         app.queue.start()
         click.echo(f"reko is serving {settings.data_dir} at http://{host}:{port}/  (Ctrl+C stops)", err=True)
@@ -405,14 +405,11 @@ def estimate(paths: tuple[Path, ...], as_json: bool) -> None:
     REKO_SAMPLE_FPS and kept after near-duplicate skipping (run locally, as ingest runs them),
     Rekognition calls per API beside the naive plan (every sampled frame to every API),
     MediaConvert output minutes, and the cost at REKO_AWS_REGION's published prices."""
-    from .pipeline.estimate import NOT_COUNTED, estimate_videos
+    from .pipeline.estimate import NOT_COUNTED
 
     progress = _Progress()
-    try:
-        result = estimate_videos(paths, Settings.from_env(), progress=progress)
-    except RekoError as exc:
-        progress.close()
-        _fail(exc)
+    with _app(progress) as app:
+        result = app.estimate(list(paths), progress=progress)
     progress.close()
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))

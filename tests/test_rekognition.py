@@ -463,9 +463,6 @@ def test_one_bucket_per_api_per_process():
     assert buckets.get("DetectText", 5.0) is not buckets.get("IndexFaces", 5.0)
 
 
-@pytest.mark.xfail(strict=True, reason="reko.pipeline.analyze.analyse_frame catches every AnalyzerError of "
-                   "an optional feature as a missing dependency (and ingest then skips the feature for the "
-                   "rest of the run); it should re-raise errors with transient=True")
 def test_a_give_up_on_an_optional_feature_is_not_a_missing_feature(boto_client, clock, frame_jpeg):
     analyzer = RekognitionAnalyzer(boto_client, max_tps=1000.0, buckets=OperationBuckets(),
                                    clock=clock, sleep=clock.sleep, rng=lambda: 1.0, max_retry_s=10.0)
