@@ -3,7 +3,7 @@
 #   bash infra/install.sh          # the app: ffmpeg, tesseract (kor+eng), Korean fonts, Node.js
 #                                  # (label detector), reko with its local engines
 #   bash infra/install.sh --dev    # the same plus what the tests need: Chromium (browser tests),
-#                                  # Maven + Java (the local OpenSearch), test packages
+#                                  # Maven + Java (the local OpenSearch), test packages, axe-core
 # Idempotent: installed system packages are skipped; pip and npm reuse what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +44,10 @@ else
   .venv/bin/python -m pip install -q -e ".[local,faces,samples]"
 fi
 bash infra/install-labels.sh
+if ((dev)); then
+  # axe-core for the site's accessibility checks (tests/test_site_demo.py), from npm, outside the
+  # package: the tests inject .cache/node-tools/node_modules/axe-core/axe.min.js into the page
+  mkdir -p .cache/node-tools
+  npm install --silent --no-audit --no-fund --prefix .cache/node-tools "axe-core@4" >/dev/null
+fi
 echo "reko installed in .venv ($(.venv/bin/reko --version))" >&2
