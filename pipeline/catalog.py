@@ -191,9 +191,9 @@ class Catalog(VideoCatalog):
     def update(self, video_id: str, **fields: Any) -> None:
         """Set columns (``status``, ``checkpoint_ms``, counters, ``error``) of one record."""
         check_update(fields)
-        sets = ", ".join(f"{k} = ?" for k in fields)
+        sets = "".join(f"{k} = ?, " for k in fields)
         with self._lock, self._db:
-            self._db.execute(f"UPDATE videos SET {sets}, updated_at = ? WHERE video_id = ?",
+            self._db.execute(f"UPDATE videos SET {sets}updated_at = ? WHERE video_id = ?",
                              (*fields.values(), time.time(), video_id))
 
     def delete(self, video_id: str) -> bool:

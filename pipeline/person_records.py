@@ -219,9 +219,9 @@ class SqlitePersonRecords(PersonRecords):
         return persons_from_faces(people, faces)
 
     def person_ids_named(self, id_or_name: str) -> list[str]:
-        rows = self._query("SELECT person_id FROM persons WHERE person_id = ? OR"
-                           " (name != '' AND lower(name) = lower(?))", (id_or_name, id_or_name.strip()))
-        return sorted(r[0] for r in rows)
+        wanted = id_or_name.strip().casefold()  # Unicode case folding (SQLite's lower() is ASCII only)
+        rows = self._query("SELECT person_id, name FROM persons")
+        return sorted(r[0] for r in rows if r[0] == id_or_name or (r[1] and r[1].casefold() == wanted))
 
     def names(self) -> dict[str, str]:
         return {r[0]: r[1] for r in self._query("SELECT person_id, name FROM persons WHERE name != ''")}

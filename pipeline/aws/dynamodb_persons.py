@@ -181,11 +181,11 @@ class DynamoPersonRecords(PersonRecords):
     def person_ids_named(self, id_or_name: str) -> list[str]:
         """Sorted ids of the person whose id is ``id_or_name`` and of every person whose
         non-empty name equals it stripped, ignoring case."""
-        wanted = id_or_name.strip().lower()
+        wanted = id_or_name.strip().casefold()
         with self._aws("look up a person"):
             people = self._people()
         return sorted(i["person_id"] for i in people if i["person_id"] == id_or_name
-                      or (i.get("name", "") != "" and i["name"].lower() == wanted))
+                      or (i.get("name", "") != "" and i["name"].casefold() == wanted))
 
     def names(self) -> dict[str, str]:
         """person_id → name, for the persons with a non-empty name."""
