@@ -36,6 +36,8 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .jobs import IngestQueue
+    from .pipeline.aws.ingest import AwsIngest
+    from .pipeline.aws.ingest import AwsIngest
     from .pipeline.analysis.protocol import RekognitionClient
     from .pipeline.clips import ClipReport
     from .pipeline.estimate import Estimate
@@ -77,6 +79,7 @@ class Reko:
         self._clip_slots = threading.BoundedSemaphore(CLIP_SLOTS)
         self._local: LocalStorage | None = None
         self._analyzer: RekognitionClient | None = None
+        self._aws: AwsIngest | None = None
 
     # -- parts ------------------------------------------------------------------------------
     @property
@@ -451,6 +454,81 @@ class Reko:
         from .pipeline.estimate import estimate_videos
 
         return estimate_videos(paths, self.settings, progress=progress)
+
+    # -- stored media: a local file to send, or a URL (S3, presigned) to redirect to ----------
+    @property
+    def remote(self) -> bool:
+        """Whether objects live in remote storage (S3): media are then URLs, not files."""
+        return not isinstance(self.storage, LocalStorage)
+
+    @property
+    def aws(self) -> "AwsIngest":
+        """The AWS steps and clients (MediaConvert, SQS) of this process."""
+        with self._lock:
+            if self._aws is None:
+                from .pipeline.aws.ingest import AwsIngest
+
+                self._aws = AwsIngest(self)
+            return self._aws
+
+    def video_media(self, video_id: str) -> Path | str:
+        """The stored video for playback: the local file, or a presigned URL of the MP4 proxy.
+
+        Raises:
+            NotFoundError: unknown video (or, locally, its file is not stored yet).
+        """
+        record = self.video(video_id)
+        if not self.remote:
+            return self.video_file(video_id)
+        return self.storage.url(record.stored_path or f"videos/{record.video_id}.mp4") or ""
+
+    def frame_media(self, video_id: str, frame_ms: int) -> Path | str:
+        """A frame thumbnail: the local file, or a presigned URL."""
+        if not self.remote:
+            return self.frame_file(video_id, frame_ms)
+        from .pipeline.storage import frame_key
+
+        return self.storage.url(frame_key(ids.video_id(video_id), ids.frame_ms(frame_ms))) or ""
+
+    def person_media(self, person_id: str) -> Path | str:
+        """A person's face thumbnail: the local file, or a presigned URL."""
+        if not self.remote:
+            return self.person_thumbnail(person_id)
+        return self.storage.url(self.persons_store.thumbnail_key(ids.person_id(person_id))) or ""
+
+    def remote_clip(self, video_id: str, start_ms: int, end_ms: int, download_name: str) -> str | None:
+        """On AWS: a presigned URL of the clip ``start_ms``..``end_ms`` once MediaConvert has cut
+        it, else None (a job is cutting it; ask again)."""
+        from .pipeline.aws.clips import clip_url
+        from .pipeline.aws.s3_storage import S3Storage
+
+        record = self.video(video_id)
+        if start_ms < 0 or end_ms <= start_ms or start_ms >= record.duration_ms:
+            raise QueryError("a clip needs 0 <= start_ms < end_ms within the video")
+        assert isinstance(self.storage, S3Storage)
+        return clip_url(self.storage, self.aws.mediaconvert, record.video_id, start_ms,
+                        min(end_ms, record.duration_ms), record.fps or self.settings.sample_fps,
+                        self.settings.mediaconvert_role_arn, self.settings.mediaconvert_queue_arn or None,
+                        download_name)
+
+    def start_upload(self, filename: str, size_bytes: int) -> dict[str, Any]:
+        """On AWS: start a browser upload straight to S3 (presigned multipart URLs; see
+        :mod:`reko.pipeline.aws.uploads`)."""
+        from .pipeline.aws.s3_storage import S3Storage
+        from .pipeline.aws.uploads import start_upload
+
+        if not isinstance(self.storage, S3Storage):
+            raise QueryError("direct uploads need S3 storage; upload with POST /api/videos")
+        return start_upload(self.storage, check_filename(filename), size_bytes, self.settings.max_upload_bytes)
+
+    def complete_upload(self, key: str, upload_id: str, etags: list[str]) -> str:
+        """On AWS: complete a browser upload; the S3 event then starts the ingest."""
+        from .pipeline.aws.s3_storage import S3Storage
+        from .pipeline.aws.uploads import complete_upload
+
+        if not isinstance(self.storage, S3Storage):
+            raise QueryError("direct uploads need S3 storage")
+        return complete_upload(self.storage, key, upload_id, etags)
 
     def reindex(self, dest_url: str, on_video: Callable[[str, int], None] | None = None) -> tuple[int, int]:
         """Copy every ready video's frame documents to the index at ``dest_url`` without

@@ -47,20 +47,19 @@ def application() -> Reko:
 
 
 def aws_ingest() -> AwsIngest:
-    """The container's distributed-ingest steps."""
-    if "ingest" not in _state:
-        _state["ingest"] = AwsIngest(application())
-    return _state["ingest"]
+    """The container's distributed-ingest steps (the application's, see :attr:`Reko.aws`)."""
+    return application().aws
 
 
 def reset(app: Reko | None = None, ingest: AwsIngest | None = None) -> None:
-    """Replace (or forget) the container's application and ingest steps: tests and the local
-    stack inject theirs, as a new container would build its own."""
+    """Replace (or forget) the container's application and its ingest steps (with their
+    MediaConvert and SQS clients): tests and the local stack inject theirs, as a new container
+    would build its own."""
     _state.clear()
     if app is not None:
         _state["app"] = app
-    if ingest is not None:
-        _state["ingest"] = ingest
+        if ingest is not None:
+            app._aws = ingest
 
 
 def _register(key: str) -> Callable[..., dict[str, Any]]:
