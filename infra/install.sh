@@ -37,6 +37,14 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 if ((dev)); then
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # The SAM CLI (tests build the Lambda packages with `sam build`) pins boto3, click and pydantic
+  # exactly, so it gets a venv of its own, linked as .venv/bin/sam (see infra/README.md).
+  if [[ ! -x .venv/bin/sam ]]; then
+    "$python" -m venv .venv/tools/sam-cli
+    .venv/tools/sam-cli/bin/python -m pip install -q --upgrade pip
+    .venv/tools/sam-cli/bin/python -m pip install -q "aws-sam-cli>=1.120"
+    ln -sf ../tools/sam-cli/bin/sam .venv/bin/sam
+  fi
   # face_recognition itself only for a cross-check test (reko calls dlib directly); --no-deps
   # because its dependency "dlib" would build from source (dlib-bin provides it)
   .venv/bin/python -m pip install -q --no-deps "face-recognition==1.3.0"
