@@ -296,12 +296,13 @@ function renderSegments(container, data, terms) {
       container.append(el("section", { class: "video-group", "aria-label": seg.filename || seg.video_id },
         el("h2", {}, el("a", { href: hashFor("video", seg.video_id), text: seg.filename || seg.video_id })), group));
     }
-    const label = `Play ${seg.filename || "video"} from ${fmtMs(seg.start_ms)} to ${fmtMs(seg.end_ms)}${segmentSummary(seg) ? `: ${segmentSummary(seg)}` : ""}`;
+    const what = segmentSummary(seg) ? `: ${segmentSummary(seg)}` : "";
+    const label = `${fmtMs(seg.start_ms)} – ${fmtMs(seg.end_ms)}, play ${seg.filename || "the video"}${what}`;
     group.append(el("article", { class: "segment", dataset: { start: seg.start_ms, video: seg.video_id } },
       el("button", { type: "button", class: "play", "aria-label": label, onclick: () => openPlayer(list, index) }, thumbnail(seg)),
       whyBlock(seg, terms),
       el("div", { class: "actions" },
-        el("button", { type: "button", text: "▶ Play", "aria-label": label, onclick: () => openPlayer(list, index) }),
+        el("button", { type: "button", text: "▶ Play", "aria-label": `Play ${seg.filename || "the video"} from ${fmtMs(seg.start_ms)}${what}`, onclick: () => openPlayer(list, index) }),
         el("a", { class: "button", href: seg.clip_url, download: seg.download_name || "",
           text: "⬇ Clip", "aria-label": `Download the clip ${seg.download_name || ""}` }))));
   });
