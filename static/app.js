@@ -665,7 +665,7 @@ async function renderPerson(personId, params) {
     } catch (err) { announce(plainError(err)); }
   };
   $("#person-stats").textContent = `${fmtMs(person.screen_time_ms)} on screen · ${plural(person.videos, "video")} · ${plural(person.face_count, "face")}`;
-  $("#person-videos").replaceChildren(...person.videos.map((v) => el("li", {},
+  $("#person-videos").replaceChildren(...person.in_videos.map((v) => el("li", {},
     el("a", { href: hashFor("video", v.video_id), text: v.filename || v.video_id }),
     el("span", { class: "meta", text: ` · ${fmtMs(v.screen_time_ms)} on screen · ${plural(v.faces, "face")}` }))));
   const similar = person.similar.filter((s) => state.personsById.has(s.person_id));

@@ -282,6 +282,8 @@ def test_every_page_passes_axe_has_no_console_errors_and_fits(demo, browser, vie
         slug = "".join(ch if ch.isalnum() else "-" for ch in route.strip("#/").replace("{", "").replace("}", ""))
         name = f"{number:02d}-{slug[:40].strip('-')}-{viewport['width']}"
         shot(page, name, screens)
+        visible = page.inner_text("main")
+        problems += [f"{route}: shows {junk!r}" for junk in ("[object", "undefined", "NaN", "null") if junk in visible]
         problems += [f"{route}: {v}" for v in axe_violations(page)]
         problems += [f"{route}: {e}" for e in page.errors]
         page.errors.clear()

@@ -51,7 +51,8 @@ def get_person(person_id: str):
     similar = [{"person_id": s["other_id"] if s["person_id"] == person["person_id"] else s["person_id"],
                 "similarity": s["similarity"]}
                for s in app.site_merge_suggestions() if person["person_id"] in (s["person_id"], s["other_id"])]
-    return {**person_json(person), "faces": app.person_faces(person_id), "videos": videos, "similar": similar}
+    return {**person_json(person), "faces": app.person_faces(person_id), "in_videos": videos,
+            "similar": similar}
 
 
 @bp.get("/persons/<person_id>/thumbnail.jpg")

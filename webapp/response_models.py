@@ -145,7 +145,7 @@ class PersonDetail(Person):
     first) and persons who look alike."""
 
     faces: list[Face]
-    videos: list[PersonVideo]
+    in_videos: list[PersonVideo] = Field(description="the videos they appear in, with screen time")
     similar: list[SimilarPerson] = Field(description="merge suggestions, most similar first")
 
 
