@@ -23,11 +23,20 @@ distributed population of 3,000 persons (each video has a cast of 1–6, the lea
 0–3 faces per frame); 3–8 labels per frame from a Zipf-weighted vocabulary of COCO-80 and common
 Rekognition scene labels (``Person``/``Face`` whenever there are faces). Everything is seeded.
 
+Query kinds: ``text``, ``person``, ``label``, ``combined`` (text and a person or a label in
+the *same frame*) and ``within`` (issue 15: the same text and person/label pairs as
+``combined``, but as a moment query: the person or label within ``--within-s`` seconds of the
+text, :attr:`SearchQuery.near`). ``within`` against ``combined`` is the cost of moments.
+
 Usage::
 
     bash infra/opensearch/start.sh
     .venv/bin/python benchmarks/search.py                       # 100k
     .venv/bin/python benchmarks/search.py --sizes 100000,1000000 --json out.json
+    # build once, keep, and time again later without reloading:
+    .venv/bin/python benchmarks/search.py --sizes 1000000 --workdir /var/tmp/rb --keep --index-name reko-bench-1m
+    .venv/bin/python benchmarks/search.py --sizes 1000000 --workdir /var/tmp/rb --keep --index-name reko-bench-1m \
+        --reuse --kinds combined,within
 
 Sizes are cumulative: the 1M run adds 900k documents to the 100k already loaded.
 """
@@ -35,6 +44,7 @@ Sizes are cumulative: the 1M run adds 900k documents to the 100k already loaded.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -52,6 +62,7 @@ from typing import Any, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reko.pipeline.index import SearchQuery, open_index  # noqa: E402
+from reko.pipeline.index.base import NearClause  # noqa: E402
 
 CACHE = Path(os.environ.get("REKO_BENCH_CACHE", Path.home() / ".cache" / "reko" / "bench-corpus"))
 KONLPY_WHEEL = "konlpy==0.6.0"
@@ -215,8 +226,10 @@ def text_term(rng: random.Random, korean: list[str], english: list[str]) -> str:
     return word
 
 
-def queries(kind: str, n: int, gen: Generator, seed: int) -> list[SearchQuery]:
-    """``n`` queries of ``kind`` (text | person | label | combined), seeded."""
+def queries(kind: str, n: int, gen: Generator, seed: int, within_ms: int = 5000) -> list[SearchQuery]:
+    """``n`` queries of ``kind`` (text | person | label | combined | within), seeded; with the
+    same seed, ``within`` asks for the pairs of ``combined`` as moments (the person or label
+    within ``within_ms`` of the text)."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
@@ -229,6 +242,9 @@ def queries(kind: str, n: int, gen: Generator, seed: int) -> list[SearchQuery]:
             out.append(SearchQuery(person_ids=(person,)))
         elif kind == "label":
             out.append(SearchQuery(labels=(label.lower(),)))
+        elif kind == "within":
+            near = NearClause(person_ids=(person,)) if rng.random() < 0.5 else NearClause(labels=(label,))
+            out.append(SearchQuery(terms, near=(near,), within_ms=within_ms))
         else:
             out.append(SearchQuery(terms, person_ids=(person,)) if rng.random() < 0.5
                        else SearchQuery(terms, labels=(label,)))
@@ -248,7 +264,7 @@ def measure(backend, qs: list[SearchQuery], limit: int, warmup: int, budget_s: f
     """Latency percentiles (ms) and mean total of running ``qs`` (after ``warmup`` untimed
     ones) with ``limit_frames=limit``; stops after ``budget_s`` seconds once :data:`MIN_TIMED`
     queries were timed (``n`` says how many)."""
-    qs = [SearchQuery(q.text, q.video_ids, q.person_ids, q.labels, limit_frames=limit) for q in qs]
+    qs = [dataclasses.replace(q, limit_frames=limit) for q in qs]
     for q in qs[:warmup]:
         backend.search(q)
     times, totals = [], []
@@ -286,11 +302,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite file goes (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and the OpenSearch index")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--kinds", default="text,person,label,combined,within",
+                        help="query kinds to time (within: moments, issue 15)")
+    parser.add_argument("--within-s", type=float, default=5.0, help="the window of the within queries, s")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep what --workdir's SQLite file and --index-name already hold (a "
+                             "previous --keep run with the same seed) and load only what is missing")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
     sizes = [int(s) for s in args.sizes.split(",")]
     limits = [int(s) for s in args.limits.split(",")]
-    kinds = ("text", "person", "label", "combined")
+    kinds = tuple(args.kinds.split(","))
+    seeds = {"text": 1000, "person": 1001, "label": 1002, "combined": 1003, "within": 1003}
 
     korean, english = fetch_corpora()
     print(f"corpus: {len(korean):,} Korean words (konlpy kolaw+kobill), {len(english):,} English words "
@@ -301,16 +324,26 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.backends.split(","):
         if name == "sqlite":
             path = workdir / "bench.db"
-            path.unlink(missing_ok=True)
+            if not args.reuse:
+                path.unlink(missing_ok=True)
             backends[name] = open_index(f"sqlite:///{path}")
         else:
             from reko.pipeline.index.opensearch import OpenSearchIndex
 
             backends[name] = OpenSearchIndex(args.opensearch_url, index_name=args.index_name)
-            backends[name].drop()
+            if not args.reuse:
+                backends[name].drop()
     report: dict[str, Any] = {"sizes": {}}
     loaded = 0
     index_s = {name: 0.0 for name in backends}
+    if args.reuse:
+        held = {name: backend.stats()["frames"] for name, backend in backends.items()}
+        if len(set(held.values())) == 1 and held and next(iter(held.values())) >= sizes[0]:
+            loaded = next(iter(held.values()))
+            print(f"reusing {loaded:,} documents already loaded", flush=True)
+            sizes = [max(size, loaded) for size in sizes]
+        elif any(held.values()):
+            parser.error(f"--reuse: the backends hold different corpora ({held}); run without --reuse")
     try:
         for size in sizes:
             stream = gen.docs(size - loaded)
@@ -328,12 +361,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"{n}: {loaded / index_s[n]:,.0f} docs/s" for n in backends), flush=True)
             row: dict[str, Any] = {"docs": loaded, "videos": gen.videos}
             for name, backend in backends.items():
-                row[name] = {"index_docs_per_s": loaded / index_s[name], "stats": backend.stats()}
+                row[name] = {"index_docs_per_s": loaded / index_s[name] if index_s[name] else None,
+                             "stats": backend.stats()}
                 if name == "sqlite":
                     row[name]["file_mb"] = (workdir / "bench.db").stat().st_size / 1e6
             for limit in limits:
-                for k, kind in enumerate(kinds):
-                    qs = queries(kind, args.queries + args.warmup, gen, seed=1000 + k)
+                for kind in kinds:
+                    qs = queries(kind, args.queries + args.warmup, gen, seed=seeds[kind],
+                                 within_ms=int(args.within_s * 1000))
                     for name, backend in backends.items():
                         m = measure(backend, qs, limit, args.warmup, args.cell_budget_s)
                         row[name][f"{kind}@{limit}"] = m
@@ -363,7 +398,8 @@ def print_table(row: dict[str, Any], backends, kinds, limits) -> None:
     print(f"\n### {row['docs']:,} frame documents ({row['videos']:,} videos)\n")
     print("| measure | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
-    print("| indexing (docs/s) | " + " | ".join(f"{row[n]['index_docs_per_s']:,.0f}" for n in names) + " |")
+    print("| indexing (docs/s) | " + " | ".join(
+        f"{row[n]['index_docs_per_s']:,.0f}" if row[n]["index_docs_per_s"] else "(reused)" for n in names) + " |")
     for limit in limits:
         for kind in kinds:
             cells = [f"{row[n][f'{kind}@{limit}']['p50_ms']:.1f} / {row[n][f'{kind}@{limit}']['p95_ms']:.1f} / "

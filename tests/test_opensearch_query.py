@@ -109,3 +109,54 @@ def test_scan_body_pages_with_search_after():
                      "size": 100, "track_total_hits": False, "_source": False}
     nxt = q.scan_body({"match_all": {}}, [{"frame_ms": "asc"}], 7, after=[42_000])
     assert nxt["search_after"] == [42_000] and nxt["_source"] is True and nxt["size"] == 7
+
+
+# -- moments (issue 15) ---------------------------------------------------------------------
+
+def leaves(clause) -> int:
+    """Leaf clauses of a query, as OpenSearch counts them against max_clause_count."""
+    if isinstance(clause, list):
+        return sum(leaves(c) for c in clause)
+    (kind, body), = clause.items()
+    if kind == "bool":
+        return sum(leaves(body.get(part, [])) for part in ("must", "filter", "should", "must_not"))
+    return 1
+
+
+def test_window_filters_stay_under_the_clause_limit_and_cover_every_window():
+    windows = {f"v{v:03d}": [(t * 10_000, t * 10_000 + 3000) for t in range(v % 7 + 1)] for v in range(400)}
+    windows["big"] = [(t * 10_000, t * 10_000 + 3000) for t in range(2500)]  # one video, many windows
+    filters = q.window_filters(windows, max_span_ms=4000, max_leaves=900)
+    assert all(leaves(f) <= 900 for f in filters)
+    covered = {}
+    for f in filters:
+        for per_video in f["bool"]["should"]:
+            video = per_video["bool"]["filter"][0]["term"]["video_id"]
+            for r in per_video["bool"]["should"]:
+                covered.setdefault(video, []).append((r["range"]["start_ms"]["gte"] + 4000, r["range"]["start_ms"]["lte"]))
+    assert {v: sorted(w) for v, w in covered.items()} == windows
+    total = sum(1 + len(w) for w in windows.values()) + 2  # the big video is split in three
+    assert len(filters) <= -(-total // 900) + 1  # packed: at most one request more than the minimum
+
+
+def test_a_window_filter_is_a_range_on_the_start_widened_by_the_longest_span():
+    (f,) = q.window_filters({"v1": [(5000, 9000)]}, max_span_ms=60_000)
+    assert f == {"bool": {"should": [{"bool": {"filter": [{"term": {"video_id": "v1"}}], "should": [
+        {"range": {"start_ms": {"gte": -55_000, "lte": 9000}}}], "minimum_should_match": 1}}],
+        "minimum_should_match": 1}}
+
+
+def test_spans_body_reads_doc_values_only_in_a_unique_order():
+    body = q.spans_body({"match_all": {}}, 10_000, after=["v1", 5000, 5000, 6000])
+    assert body["_source"] is False and body["stored_fields"] == "_none_"
+    assert body["sort"] == [{"video_id": "asc"}, {"frame_ms": "asc"}, {"start_ms": "asc"}, {"end_ms": "asc"}]
+    assert body["search_after"] == ["v1", 5000, 5000, 6000]
+    assert body["track_total_hits"] is False
+
+
+def test_restrict_adds_filters_and_keeps_the_scored_part():
+    clause = q.build_query(SearchQuery("교통정보 서울", labels=("Car",)))
+    restricted = q.restrict(clause, {"ids": {"values": ["v1:0"]}})
+    assert restricted["bool"]["must"] == clause["bool"]["must"]
+    assert restricted["bool"]["filter"] == [*clause["bool"]["filter"], {"ids": {"values": ["v1:0"]}}]
+    assert clause["bool"]["filter"] == [bi("서울"), terms("label_names", ["car"])]  # not modified

@@ -213,3 +213,202 @@ def test_two_character_terms_use_the_index_and_match_like_substrings(backend):
     assert texts(backend.search(SearchQuery("뉴스", video_ids=("v4",)))) == ["오늘의뉴스속보"]
     assert texts(backend.search(SearchQuery("tv", video_ids=("v4",)))) == ["TV Tonight"]
     assert texts(backend.search(SearchQuery("스속 오늘"))) == ["오늘의뉴스속보"]
+
+
+# -- moments across signals (issue 15): semantics in reko/pipeline/index/base.py -----------
+
+def span_doc(video_id, frame_ms, end_ms, text="", persons=(), labels=(), unsafe=0.0):
+    """A frame document covering [frame_ms, end_ms] (spans of any length, unlike doc())."""
+    return {**doc(video_id, 0, text, persons, labels), "frame_ms": frame_ms, "start_ms": frame_ms,
+            "end_ms": end_ms, "frame_uri": f"frames/{video_id}/{frame_ms}.jpg", "unsafe_confidence": unsafe}
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def timeline(request, make_backend):
+    """Two videos with signals at known times (ms):
+
+    m1: caption 국회 본회의 [10000,11000]; 김기자 (pk) [14000,15000] and [30000,31000];
+        caption 속보 [40000,42000] with Car [41000,42000], Car again [50000,51000];
+        persons pa+pb together [60000,61000], pa alone [70000,71000], pb [73500,74500];
+        a long frame (a static shot) [80000,140000] with caption 정지화면 and pk at [145000,146000]
+    m2: caption 국회 [0,1000] with nobody near; pk [20000,21000]
+    """
+    index = make_backend(request.param)
+    index.index_frames([
+        span_doc("m1", 10000, 11000, "국회 본회의"),
+        span_doc("m1", 14000, 15000, persons=["pk"]),
+        span_doc("m1", 30000, 31000, persons=["pk"]),
+        span_doc("m1", 40000, 41000, "속보"),
+        span_doc("m1", 41000, 42000, "속보", labels=["Car"]),
+        span_doc("m1", 50000, 51000, labels=["Car"]),
+        span_doc("m1", 60000, 61000, persons=["pa", "pb"]),
+        span_doc("m1", 70000, 71000, persons=["pa"]),
+        span_doc("m1", 73500, 74500, persons=["pb"]),
+        span_doc("m1", 80000, 140000, "정지화면"),
+        span_doc("m1", 145000, 146000, persons=["pk"]),
+        span_doc("m2", 0, 1000, "국회"),
+        span_doc("m2", 20000, 21000, persons=["pk"]),
+    ])
+    return index
+
+
+def keys(result):
+    return [(h.doc["video_id"], h.doc["frame_ms"]) for h in result.hits]
+
+
+def near_person(*ids):
+    from reko.pipeline.index.base import NearClause
+
+    return (NearClause(person_ids=tuple(ids)),)
+
+
+def test_moment_person_within_n_seconds_of_a_caption(timeline):
+    # 국회 ends at 11000 in m1, pk starts at 14000: a gap of exactly 3000 ms
+    assert keys(timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=3000))) == [("m1", 10000)]
+    assert keys(timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=2999))) == []
+    # m2's caption is 19 s from pk: only a wide window reaches it
+    wide = timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=19000))
+    assert sorted(keys(wide)) == [("m1", 10000), ("m2", 0)] and wide.total_frames == 2
+
+
+def test_moment_hits_carry_the_nearest_witness_and_the_moment_span(timeline):
+    result = timeline.search(SearchQuery("국회", video_ids=("m1",), near=near_person("pk"), within_ms=20000))
+    (hit,) = result.hits
+    (witness,) = hit.near
+    # pk is at 14000 (gap 3000) and 30000 (gap 19000): the nearest one wins
+    assert (witness.video_id, witness.frame_ms, witness.start_ms, witness.end_ms) == ("m1", 14000, 14000, 15000)
+    assert hit.moment == (10000, 15000)
+    segments = merge_segments(result.hits, gap_ms=1500, pad_ms=0)
+    assert [(s.start_ms, s.end_ms) for s in segments] == [(10000, 15000)]
+
+
+def test_moment_label_while_text_is_on_screen(timeline):
+    # within 0: overlapping or touching spans; 속보 [40000,41000] touches Car [41000,42000]
+    from reko.pipeline.index.base import NearClause
+
+    result = timeline.search(SearchQuery("속보", near=(NearClause(labels=("car",)),), within_ms=0))
+    assert keys(result) == [("m1", 40000), ("m1", 41000)]
+    assert [h.near[0].frame_ms for h in result.hits] == [41000, 41000]
+    # the same frame counts: label and text in one frame is a moment for any N
+    assert keys(timeline.search(SearchQuery("속보", labels=("Car",), near=(NearClause(labels=("Car",)),)))) == [("m1", 41000)]
+
+
+def test_moment_two_persons_together_or_apart(timeline):
+    together = timeline.search(SearchQuery(person_ids=("pa",), near=near_person("pb")))
+    assert keys(together) == [("m1", 60000)]  # 70000 is 2500 ms from pb at 73500
+    apart = timeline.search(SearchQuery(person_ids=("pa",), near=near_person("pb"), within_ms=2500))
+    assert keys(apart) == [("m1", 60000), ("m1", 70000)]
+    assert apart.hits[1].near[0].frame_ms == 73500 and apart.hits[1].moment == (70000, 74500)
+
+
+def test_moment_long_frames_are_measured_by_their_span(timeline):
+    # the static shot [80000,140000] is 5000 ms from pk at 145000, although its frame_ms is 65 s away
+    assert keys(timeline.search(SearchQuery("정지화면", near=near_person("pk"), within_ms=5000))) == [("m1", 80000)]
+    # and from pk's side: the long frame is the witness
+    from reko.pipeline.index.base import NearClause
+
+    found = timeline.search(SearchQuery(person_ids=("pk",), near=(NearClause(text="정지화면"),), within_ms=5000))
+    assert keys(found) == [("m1", 145000)] and found.hits[0].near[0].frame_ms == 80000
+
+
+def test_moment_every_near_clause_must_hold(timeline):
+    from reko.pipeline.index.base import NearClause
+
+    both = (NearClause(person_ids=("pk",)), NearClause(labels=("Car",)))
+    assert keys(timeline.search(SearchQuery("국회", near=both, within_ms=30000))) == [("m1", 10000)]
+    assert keys(timeline.search(SearchQuery("국회", near=both, within_ms=5000))) == []  # Car is 29 s away
+
+
+def test_moment_filters_apply_to_every_clause(timeline):
+    timeline.index_frames([span_doc("m3", 0, 1000, "국회"), span_doc("m3", 1000, 2000, persons=["pk"], unsafe=99.0)])
+    query = SearchQuery("국회", near=near_person("pk"), within_ms=0)
+    assert keys(timeline.search(query)) == [("m3", 0)]
+    assert keys(timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=0,
+                                            max_unsafe_confidence=80.0))) == []  # the witness is hidden
+    assert keys(timeline.search(SearchQuery("국회", video_ids=("m1",), near=near_person("pk"), within_ms=0))) == []
+
+
+def test_moment_totals_facets_order_and_limit(timeline):
+    from reko.pipeline.index.base import NearClause
+
+    query = SearchQuery(person_ids=("pk", "pa", "pb"), near=(NearClause(person_ids=("pk", "pa", "pb")),), within_ms=100_000)
+    result = timeline.search(query)
+    assert result.total_frames == 7  # every person frame has another person frame within 100 s
+    assert keys(result) == sorted(keys(result))  # filter-only anchors: score 1.0, ordered by video, time
+    assert result.facets["person_ids"] == {"pk": 4, "pa": 2, "pb": 2}
+    limited = timeline.search(dataclasses_replace(query, limit_frames=2))
+    assert len(limited.hits) == 2 and limited.total_frames == 7
+    scored = timeline.search(SearchQuery("국회 본회의", near=near_person("pk"), within_ms=19000))
+    assert [h.score for h in scored.hits] == sorted((h.score for h in scored.hits), reverse=True)
+
+
+def dataclasses_replace(query, **changes):
+    import dataclasses
+
+    return dataclasses.replace(query, **changes)
+
+
+def test_moment_queries_are_checked(timeline):
+    from reko.pipeline.index.base import NearClause
+
+    with pytest.raises(QueryError, match="within needs"):
+        timeline.search(SearchQuery("국회", within_ms=5000))
+    with pytest.raises(QueryError, match="near signal is empty"):
+        timeline.search(SearchQuery("국회", near=(NearClause(),), within_ms=5000))
+    with pytest.raises(QueryError, match="between 0 and 600"):
+        timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=-1))
+    with pytest.raises(QueryError, match="between 0 and 600"):
+        timeline.search(SearchQuery("국회", near=near_person("pk"), within_ms=600_001))
+    with pytest.raises(QueryError, match="something for the other signals"):
+        timeline.search(SearchQuery(near=near_person("pk"), within_ms=5000))
+    with pytest.raises(QueryError, match="at most 4"):
+        timeline.search(SearchQuery("국회", near=near_person("pk") * 5))
+
+
+@pytest.mark.parametrize("hostile", ['"AND(', "'; DROP TABLE frames; --", "*", "NEAR(a b)", "text:TAXI", "%"])
+def test_moment_near_text_is_literal(timeline, hostile):
+    from reko.pipeline.index.base import NearClause
+
+    assert timeline.search(SearchQuery(person_ids=("pk",), near=(NearClause(text=hostile),), within_ms=600_000)).total_frames == 0
+    assert timeline.stats()["frames"] == 13
+
+
+def test_moment_results_match_a_brute_force_join(make_backend, request):
+    """Random videos: both backends agree with an exhaustive pairwise check of the definition."""
+    import random
+
+    from reko.pipeline.index.base import NearClause
+
+    rng = random.Random(15)
+    docs = []
+    for v in range(6):
+        t = 0
+        for _ in range(80):
+            span = rng.choice((1000, 1000, 2000, 4000, 15000))
+            docs.append(span_doc(f"r{v}", t, t + span, rng.choice(("", "", "국회 소식", "속보")),
+                                 persons=rng.sample(["pa", "pb", "pc"], rng.choice((0, 0, 1, 2))),
+                                 labels=rng.sample(["Car", "Dog"], rng.choice((0, 1)))))
+            t += span + rng.choice((0, 0, 500, 3000))
+    cases = [SearchQuery("국회", near=(NearClause(person_ids=("pa",)),), within_ms=4000),
+             SearchQuery(person_ids=("pb",), near=(NearClause(labels=("Dog",)), NearClause(text="속보")), within_ms=7000),
+             SearchQuery(labels=("Car",), near=(NearClause(person_ids=("pc",)),), within_ms=0)]
+
+    def matches(d, text, persons, labels):
+        return ((not text or text in d["text"]) and (not persons or set(persons) & set(d["person_ids"]))
+                and (not labels or set(labels) & set(d["label_names"])))
+
+    for kind in ("sqlite", "opensearch"):
+        index = make_backend(kind)
+        index.index_frames(docs)
+        for query in cases:
+            expected = set()
+            for a in docs:
+                if not matches(a, query.text, query.person_ids, query.labels):
+                    continue
+                if all(any(b["video_id"] == a["video_id"] and matches(b, c.text, c.person_ids, c.labels)
+                           and b["start_ms"] <= a["end_ms"] + query.within_ms and b["end_ms"] >= a["start_ms"] - query.within_ms
+                           for b in docs) for c in query.near):
+                    expected.add((a["video_id"], a["frame_ms"]))
+            result = index.search(query)
+            assert set(keys(result)) == expected, (kind, query)
+            assert result.total_frames == len(expected) and expected

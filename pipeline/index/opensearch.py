@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from opensearchpy import OpenSearch, RequestsHttpConnection
 from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
 
 from ...errors import IndexBackendError
-from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult
+from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult, Span
 from .opensearch_bulk import (BATCH_DOCS, BULK_ATTEMPTS, BULK_BACKOFF_S, BULK_CHUNK_DOCS,
                               RETRYABLE_STATUS, doc_id, index_actions, send_bulk)
-from .opensearch_query import HIT_SORT, build_query, facets_body, hits_body, scan_body
+from .moments import Windows, find_moments
+from .opensearch_query import (HIT_SORT, build_query, count_body, facets_body, hits_body, max_span_body,
+                               restrict, scan_body, spans_body, window_filters)
 from .opensearch_schema import (DERIVED_FIELDS, FACET_FIELDS, FACET_SIZE, MAPPING_VERSION,
                                 MAPPINGS, SETTINGS, facet_aggs, facet_values, index_template,
                                 strip_derived, to_source)
@@ -370,8 +372,14 @@ class OpenSearchIndex(IndexBackend):
         """
         query.check()
         self.ensure_index()
-        clause = build_query(query)
-        first_page = hits_body(clause, min(query.limit_frames, PAGE_SIZE))
+        if query.near:
+            return self._search_moments(query)
+        return self._result(build_query(query), query.limit_frames)
+
+    def _result(self, clause: dict[str, Any], limit: int, total: int | None = None) -> SearchResult:
+        """Hits (at most ``limit``, best first), the exact total (unless given) and the facets
+        of the frames matching ``clause``: one ``_msearch`` (see :meth:`search`)."""
+        first_page = hits_body(clause, min(limit, PAGE_SIZE))
         try:
             responses = self.client.msearch(body=[
                 {"index": self.alias}, first_page,
@@ -383,15 +391,51 @@ class OpenSearchIndex(IndexBackend):
                 raise self._fail("search", RuntimeError(response["error"]))
         found, counted = responses
         raw = found["hits"]["hits"]
-        while len(raw) < query.limit_frames and len(raw) % PAGE_SIZE == 0 and raw:
+        while len(raw) < limit and len(raw) % PAGE_SIZE == 0 and raw:
             more = self._search({**first_page, "search_after": raw[-1]["sort"],
-                                 "size": min(PAGE_SIZE, query.limit_frames - len(raw))})
+                                 "size": min(PAGE_SIZE, limit - len(raw))})
             if not more["hits"]["hits"]:
                 break
             raw.extend(more["hits"]["hits"])
         hits = [FrameHit(strip_derived(h["_source"]), float(h["_score"])) for h in raw]
-        return SearchResult(hits=hits, total_frames=counted["hits"]["total"]["value"],
+        return SearchResult(hits=hits, total_frames=counted["hits"]["total"]["value"] if total is None else total,
                             facets=facet_values(counted))
+
+    # -- moments (issue 15): the semantics are in base.py, the shared join in moments.py ----
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run ``bodies`` in one ``_msearch`` round trip; the responses in order."""
+        if not bodies:
+            return []
+        lines: list[dict[str, Any]] = []
+        for body in bodies:
+            lines += [{"index": self.alias}, body]
+        try:
+            responses = self.client.msearch(body=lines)["responses"]
+        except OpenSearchException as exc:
+            raise self._fail("search", exc) from None
+        for response in responses:
+            if "error" in response:
+                raise self._fail("search", RuntimeError(response["error"]))
+        return responses
+
+    def _search_moments(self, query: SearchQuery) -> SearchResult:
+        """A moment query: :func:`.moments.find_moments` over this index (capped counts and
+        the longest span in one ``_msearch``; doc-value-only span scans of the driver, then of
+        each other clause inside the windows, window filters split under the clause limit and
+        sent together), then the qualifying anchors' documents by ``ids`` with the anchor
+        query's scores, order and facets."""
+        source = _OpenSearchMoments(self)
+        found = find_moments(query, source)
+        if not found:
+            return SearchResult(hits=[], total_frames=0, facets={name: {} for name in FACET_FIELDS})
+        ids = [f"{video_id}:{frame_ms}" for video_id, frame_ms in found]
+        chunks = [{"ids": {"values": ids[i:i + 65_536]}} for i in range(0, len(ids), 65_536)]
+        only = chunks[0] if len(chunks) == 1 else {"bool": {"should": chunks, "minimum_should_match": 1}}
+        result = self._result(restrict(build_query(query.anchor()), only), query.limit_frames, total=len(found))
+        for hit in result.hits:
+            hit.near = found[(hit.doc["video_id"], int(hit.doc["frame_ms"]))]
+        return result
 
     def facet_counts(self) -> dict[str, dict[str, int]]:
         """Facets over the whole index (``label_names``, ``person_ids``: value → frames)."""
@@ -437,3 +481,68 @@ class OpenSearchIndex(IndexBackend):
             self._client.close()
             self._client = None
             self._ready = False
+
+
+class _OpenSearchMoments:
+    """:class:`.moments.MomentSource` over an :class:`OpenSearchIndex`, for one query.
+
+    :meth:`clause_counts` sends, in one ``_msearch``, every clause's capped count, the first
+    :data:`SMALL_CLAUSE_SPANS` spans of each, and the longest span in the index; a clause
+    with no more matches than that is then known completely, and its spans (also inside
+    windows) cost no further request. A typical moment query (a caption near a person) is
+    thus two round trips: this one and the final hits."""
+
+    #: spans fetched with the counts; clauses with at most this many matches need no other read
+    SMALL_CLAUSE_SPANS = 2000
+
+    def __init__(self, index: OpenSearchIndex):
+        self.index = index
+        self._max_span: int | None = None
+        self._complete: dict[SearchQuery, list[Span]] = {}
+
+    def clause_counts(self, clauses: Sequence[SearchQuery], cap: int) -> list[int]:
+        bodies = [max_span_body()]
+        for clause in clauses:
+            bodies += [count_body(build_query(clause), cap), spans_body(build_query(clause), self.SMALL_CLAUSE_SPANS)]
+        responses = self.index._msearch(bodies)
+        self._max_span = int(responses[0]["aggregations"]["max_span"]["value"] or 0)
+        counts = []
+        for i, clause in enumerate(clauses):
+            counted, page = responses[1 + 2 * i], responses[2 + 2 * i]
+            count = int(counted["hits"]["total"]["value"])
+            counts.append(count)
+            if count <= self.SMALL_CLAUSE_SPANS and counted["hits"]["total"]["relation"] == "eq":
+                self._complete[clause] = self._spans(page["hits"]["hits"])
+        return counts
+
+    @staticmethod
+    def _spans(hits: list[dict[str, Any]]) -> list[Span]:
+        out = []
+        for h in hits:
+            video_id, frame_ms, start_ms, end_ms = h["sort"]
+            out.append(Span(video_id, int(frame_ms), int(start_ms), int(end_ms)))
+        return out
+
+    def clause_spans(self, clause: SearchQuery, within: Windows | None) -> list[Span]:
+        known = self._complete.get(clause)
+        if known is not None:  # all of them: more than the windows' is harmless (join measures)
+            return known
+        base = build_query(clause)
+        if within is None:
+            queries = [base]
+        else:
+            if self._max_span is None:
+                self._max_span = int(self.index._msearch([max_span_body()])[0]["aggregations"]["max_span"]["value"] or 0)
+            queries = [restrict(base, f) for f in window_filters(within, self._max_span)]
+        spans: list[Span] = []
+        pending = [(q, None) for q in queries]
+        while pending:
+            responses = self.index._msearch([spans_body(q, PAGE_SIZE, after) for q, after in pending])
+            more = []
+            for (q, _), response in zip(pending, responses):
+                hits = response["hits"]["hits"]
+                spans += self._spans(hits)
+                if len(hits) == PAGE_SIZE:
+                    more.append((q, hits[-1]["sort"]))
+            pending = more
+        return spans

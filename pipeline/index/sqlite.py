@@ -21,11 +21,12 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ...errors import IndexBackendError, StorageError
 from ..sqlite_util import connect
-from .base import FrameHit, IndexBackend, SearchQuery, SearchResult, normalize_text
+from .base import FrameHit, IndexBackend, SearchQuery, SearchResult, Span, normalize_text
+from .moments import Windows, find_moments
 
 SCHEMA_VERSION = 2  #: PRAGMA user_version; older files are migrated on open
 
@@ -67,6 +68,9 @@ CREATE TABLE IF NOT EXISTS frame_labels (
     label TEXT NOT NULL COLLATE NOCASE, frame_id INTEGER NOT NULL,
     PRIMARY KEY (label, frame_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS frame_labels_frame ON frame_labels (frame_id);
+-- moments (issue 15): frames of a video by time, and the longest span (range scans' bound)
+CREATE INDEX IF NOT EXISTS frames_video_start ON frames (video_id, start_ms);
+CREATE INDEX IF NOT EXISTS frames_span ON frames ((end_ms - start_ms));
 """
 
 MIN_TRIGRAM_CHARS = 3  #: FTS5 trigram needs at least 3 characters per term
@@ -161,21 +165,34 @@ class SqliteIndex(IndexBackend):
                 count += 1
         return count
 
-    def search(self, query: SearchQuery) -> SearchResult:
-        query.check()
+    def _plan(self, query: SearchQuery, probe: bool = False) -> tuple[str, list[str], list[Any], str, str]:
+        """How to find the frames of a plain (same-frame) ``query``: ``(source, where, params,
+        score, order)`` for ``SELECT ... FROM {source} WHERE {' AND '.join(where)}``.
+
+        Terms of ≥ 3 characters are an FTS5 trigram ``MATCH`` (scored by ``bm25``), two-character
+        terms a bigram ``MATCH``, shorter ones ``LIKE``; the filters use the side tables. Every
+        value is a bound parameter. With ``probe`` (frames already narrowed down, e.g. to a
+        few time windows) every condition is a per-row look-up instead: the source is the
+        ``frames`` table alone, unscored, and each text match and side table is checked by
+        ``EXISTS`` on its key rather than by building the list of all its matches."""
         terms = query.terms()
         trigram_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
         bigram_terms = [t for t in terms if len(t) == BIGRAM_CHARS and t.isalnum()]
-        where, params = [], []
-        if trigram_terms:
+        where: list[str] = []
+        params: list[Any] = []
+        if trigram_terms and not probe:
             source = "frames_fts JOIN frames ON frames.id = frames_fts.rowid"
             where.append("frames_fts MATCH ?")
             params.append(" AND ".join(fts_string(t) for t in trigram_terms))
             score, order = "-bm25(frames_fts)", "2 DESC, frames.video_id, frames.frame_ms"
         else:
             source, score, order = "frames", "1.0", "frames.video_id, frames.frame_ms"
+            if trigram_terms:
+                where.append("EXISTS (SELECT 1 FROM frames_fts WHERE frames_fts MATCH ? AND rowid = frames.id)")
+                params.append(" AND ".join(fts_string(t) for t in trigram_terms))
         if bigram_terms:
-            where.append("frames.id IN (SELECT rowid FROM frames_bigram WHERE frames_bigram MATCH ?)")
+            where.append("EXISTS (SELECT 1 FROM frames_bigram WHERE frames_bigram MATCH ? AND rowid = frames.id)"
+                         if probe else "frames.id IN (SELECT rowid FROM frames_bigram WHERE frames_bigram MATCH ?)")
             params.append(" AND ".join(fts_string(t.lower()) for t in bigram_terms))
         for term in terms:
             if len(term) < MIN_TRIGRAM_CHARS and term not in bigram_terms:
@@ -190,19 +207,62 @@ class SqliteIndex(IndexBackend):
         for table, column, values in (("frame_persons", "person_id", query.person_ids),
                                       ("frame_labels", "label", query.labels)):
             if values:
-                where.append(f"frames.id IN (SELECT frame_id FROM {table} WHERE {column}"
-                             f" IN ({','.join('?' * len(values))}))")
+                marks = ",".join("?" * len(values))
+                where.append(f"EXISTS (SELECT 1 FROM {table} WHERE {column} IN ({marks}) AND frame_id = frames.id)"
+                             if probe else f"frames.id IN (SELECT frame_id FROM {table} WHERE {column} IN ({marks}))")
                 params.extend(values)
-        clause = " AND ".join(where) or "1"
+        return source, where, params, score, order
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        query.check()
+        if query.near:
+            return self._search_moments(query)
+        source, where, params, score, order = self._plan(query)
         with self._lock:
+            return self._result(source, " AND ".join(where) or "1", params, score, order, query.limit_frames)
+
+    def _result(self, source: str, clause: str, params: list[Any], score: str, order: str,
+                limit: int, total: int | None = None) -> SearchResult:
+        """Hits (at most ``limit``), the exact total (counted unless given) and the facets of
+        the frames matching ``clause``; the caller holds the lock."""
+        if total is None:
             total = self._db.execute(f"SELECT count(*) FROM {source} WHERE {clause}", params).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT frames.doc, {score} FROM {source} WHERE {clause} ORDER BY {order} LIMIT ?",
-                [*params, query.limit_frames]).fetchall()
-            facets = {key: self._facet(table, column, source, clause, params)
-                      for key, table, column in FACETS}
+        rows = self._db.execute(
+            f"SELECT frames.doc, {score} FROM {source} WHERE {clause} ORDER BY {order} LIMIT ?",
+            [*params, limit]).fetchall()
+        facets = {key: self._facet(table, column, source, clause, params) for key, table, column in FACETS}
         return SearchResult(hits=[FrameHit(json.loads(doc), float(s)) for doc, s in rows],
                             total_frames=total, facets=facets)
+
+    # -- moments (issue 15): the semantics are in base.py, the shared join in moments.py ----
+
+    def _search_moments(self, query: SearchQuery) -> SearchResult:
+        """A moment query: :func:`.moments.find_moments` over this file (capped counts, driver
+        spans, then each other clause through an index range scan of ``frames (video_id,
+        start_ms)`` per window, windows in a temporary table), then the qualifying anchors'
+        documents scored and ordered as the anchor query orders them, with facets over them."""
+        with self._lock:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS moment_windows "
+                             "(video_id TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL)")
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS moment_hits (frame_id INTEGER PRIMARY KEY)")
+            source = _SqliteMoments(self)
+            found = find_moments(query, source)
+            self._db.execute("DELETE FROM temp.moment_hits")
+            self._db.executemany("INSERT OR IGNORE INTO temp.moment_hits (frame_id) VALUES (?)",
+                                 [(source.ids[key],) for key in found])
+            src, where, params, score, order = self._plan(query.anchor())
+            where.append("frames.id IN (SELECT frame_id FROM temp.moment_hits)")
+            result = self._result(src, " AND ".join(where), params, score, order, query.limit_frames,
+                                  total=len(found))
+            self._db.execute("DELETE FROM temp.moment_hits")
+        for hit in result.hits:
+            hit.near = found[(hit.doc["video_id"], int(hit.doc["frame_ms"]))]
+        return result
+
+    def max_span_ms(self) -> int:
+        """The longest ``end_ms - start_ms`` of any frame (0 when empty): from the expression
+        index ``frames_span``, one look-up. The caller holds the lock."""
+        return int(self._db.execute("SELECT max(end_ms - start_ms) FROM frames").fetchone()[0] or 0)
 
     def _facet(self, table: str, column: str, source: str, clause: str, params: list[Any]) -> dict[str, int]:
         """``{value: matching frames}`` of a side table over the frames matching ``clause``: top
@@ -239,3 +299,49 @@ class SqliteIndex(IndexBackend):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _SqliteMoments:
+    """:class:`.moments.MomentSource` over a :class:`SqliteIndex` (its lock held by the
+    caller). Remembers the row id of every span it returned (``ids``), for the final filter."""
+
+    def __init__(self, index: SqliteIndex):
+        self.index = index
+        self.db = index._db
+        self.ids: dict[tuple[str, int], int] = {}
+        self._max_span: int | None = None
+
+    def clause_counts(self, clauses: Sequence[SearchQuery], cap: int) -> list[int]:
+        counts = []
+        for clause in clauses:
+            source, where, params, _, _ = self.index._plan(clause)
+            counts.append(self.db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE "
+                                          f"{' AND '.join(where) or '1'} LIMIT ?)", [*params, cap]).fetchone()[0])
+        return counts
+
+    def clause_spans(self, clause: SearchQuery, within: Windows | None) -> list[Span]:
+        if within is None:
+            source, where, params, _, _ = self.index._plan(clause)
+            rows = self.db.execute(
+                "SELECT frames.id, frames.video_id, frames.frame_ms, frames.start_ms, frames.end_ms"
+                f" FROM {source} WHERE {' AND '.join(where) or '1'}", params).fetchall()
+        else:
+            if self._max_span is None:
+                self._max_span = self.index.max_span_ms()
+            self.db.execute("DELETE FROM temp.moment_windows")
+            self.db.executemany("INSERT INTO temp.moment_windows (video_id, lo, hi) VALUES (?, ?, ?)",
+                                [(v, lo, hi) for v, spans in within.items() for lo, hi in spans])
+            _, where, params, _, _ = self.index._plan(clause, probe=True)
+            # CROSS JOIN keeps the windows outside: one index range scan of frames per window
+            rows = self.db.execute(
+                "SELECT frames.id, frames.video_id, frames.frame_ms, frames.start_ms, frames.end_ms"
+                " FROM temp.moment_windows AS w CROSS JOIN frames"
+                " ON frames.video_id = w.video_id AND frames.start_ms BETWEEN w.lo - ? AND w.hi"
+                f" WHERE frames.end_ms >= w.lo{''.join(' AND ' + c for c in where)}",
+                [self._max_span, *params]).fetchall()
+            self.db.execute("DELETE FROM temp.moment_windows")
+        spans = []
+        for frame_id, video_id, frame_ms, start_ms, end_ms in rows:
+            self.ids[(video_id, frame_ms)] = frame_id
+            spans.append(Span(video_id, int(frame_ms), int(start_ms), int(end_ms)))
+        return spans

@@ -1,0 +1,166 @@
+"""Moments across signals: the backend-independent part of a moment query (issue 15).
+
+The semantics are written down in :mod:`.base` (module docstring). A backend answers a moment
+query in three steps, the middle one shared here:
+
+1. **spans**: per clause (the anchor and each near clause), the :class:`~.base.Span` of its
+   matching frames: the *driver* (the clause with the fewest matches, by a capped count) in
+   full, every other clause only inside the **windows** around the frames that can still
+   qualify (:func:`windows`: spans widened by ``within_ms`` and merged per video). A frame
+   outside every window is more than ``within_ms`` from each of those frames, so it cannot
+   witness nor qualify: the restriction loses nothing. This is what keeps a rare signal near a
+   frequent one cheap (a person near the label ``Person``): the frequent clause is only read
+   around the rare one's frames.
+2. **join** (:func:`join`): per anchor frame and near clause, the nearest matching frame within
+   ``within_ms`` (per video: spans sorted by start, a binary search, a short scan back bounded
+   by the longest span); anchors lacking a witness for some clause drop out.
+3. **hits**: the qualifying anchor frames' documents, scored as the anchor query scores them,
+   best first, with the exact total and the facets over them.
+
+:func:`find_moments` runs steps 1–2 over a :class:`MomentSource` (what a backend provides:
+capped counts, spans, spans inside windows). Pure Python, no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Iterable, Protocol, Sequence
+
+from .base import SearchQuery, Span
+
+#: clause counts are capped at this (the driver only needs to be *a* small clause)
+COUNT_CAP = 50_000
+#: ``{video_id: [(lo_ms, hi_ms), ...]}``: merged closed intervals, sorted, per video
+Windows = dict[str, list[tuple[int, int]]]
+
+
+class MomentSource(Protocol):
+    """What a backend provides to :func:`find_moments`. ``clause`` is a plain
+    :class:`SearchQuery` (the anchor, or :meth:`SearchQuery.clause`)."""
+
+    def clause_counts(self, clauses: Sequence[SearchQuery], cap: int) -> list[int]:
+        """How many frames match each of ``clauses``, counted up to ``cap`` (``cap`` when
+        more). A backend may fetch the spans of small clauses at the same time."""
+
+    def clause_spans(self, clause: SearchQuery, within: Windows | None) -> list[Span]:
+        """The spans of every frame matching ``clause``; with ``within``, only (at least) those
+        whose span intersects one of the windows of its video (a backend may return more:
+        :func:`join` checks distances exactly)."""
+
+
+def windows(spans: Iterable[Span], within_ms: int) -> Windows:
+    """Per video, the spans widened by ``within_ms`` on both sides (``[start - N, end + N]``,
+    clamped at 0) and merged where they overlap or touch: a frame is within ``within_ms`` of
+    one of ``spans`` exactly when its span intersects one of these windows."""
+    by_video: dict[str, list[tuple[int, int]]] = {}
+    for s in spans:
+        by_video.setdefault(s.video_id, []).append((max(0, s.start_ms - within_ms), s.end_ms + within_ms))
+    out: Windows = {}
+    for video_id, intervals in by_video.items():
+        intervals.sort()
+        merged = [list(intervals[0])]
+        for lo, hi in intervals[1:]:
+            if lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        out[video_id] = [(lo, hi) for lo, hi in merged]
+    return out
+
+
+def window_count(wins: Windows) -> int:
+    """How many windows ``wins`` holds over all videos."""
+    return sum(len(v) for v in wins.values())
+
+
+class _Index:
+    """The spans of one clause, per video, sorted by ``start_ms``, for nearest look-ups."""
+
+    def __init__(self, spans: Iterable[Span]):
+        self.by_video: dict[str, list[Span]] = {}
+        for s in spans:
+            self.by_video.setdefault(s.video_id, []).append(s)
+        self.starts: dict[str, list[int]] = {}
+        self.longest: dict[str, int] = {}
+        for video_id, items in self.by_video.items():
+            items.sort(key=lambda s: (s.start_ms, s.frame_ms))
+            self.starts[video_id] = [s.start_ms for s in items]
+            self.longest[video_id] = max(s.end_ms - s.start_ms for s in items)
+
+    def nearest(self, anchor: Span, within_ms: int) -> Span | None:
+        """The span of this clause nearest to ``anchor`` (smallest gap ≤ ``within_ms``; ties:
+        earliest ``start_ms``, then ``frame_ms``), or None."""
+        items = self.by_video.get(anchor.video_id)
+        if not items:
+            return None
+        starts = self.starts[anchor.video_id]
+        # candidates start at or before anchor.end + N and end at or after anchor.start - N;
+        # a span ends at most `longest` after it starts, so none starts before the bound below
+        hi = bisect.bisect_right(starts, anchor.end_ms + within_ms)
+        lo = bisect.bisect_left(starts, anchor.start_ms - within_ms - self.longest[anchor.video_id])
+        best: Span | None = None
+        best_key: tuple[int, int, int] | None = None
+        for s in items[lo:hi]:
+            gap = anchor.gap_ms(s)
+            if gap <= within_ms:
+                key = (gap, s.start_ms, s.frame_ms)
+                if best_key is None or key < best_key:
+                    best, best_key = s, key
+        return best
+
+
+def join(anchors: Iterable[Span], near: Sequence[Iterable[Span]], within_ms: int) -> dict[tuple[str, int], tuple[Span, ...]]:
+    """The qualifying anchors: ``{(video_id, frame_ms): witnesses}``, one witness per near
+    clause in clause order (the nearest matching frame, see :mod:`.base`). ``near[i]`` must hold
+    at least every frame of clause ``i`` within ``within_ms`` of an anchor (more is harmless).
+    Duplicate spans are ignored."""
+    indexes = [_Index(spans) for spans in near]
+    out: dict[tuple[str, int], tuple[Span, ...]] = {}
+    for anchor in anchors:
+        key = (anchor.video_id, anchor.frame_ms)
+        if key in out:
+            continue
+        found = []
+        for index in indexes:
+            witness = index.nearest(anchor, within_ms)
+            if witness is None:
+                break
+            found.append(witness)
+        else:
+            out[key] = tuple(found)
+    return out
+
+
+def find_moments(query: SearchQuery, source: MomentSource) -> dict[tuple[str, int], tuple[Span, ...]]:
+    """Steps 1–2 of the module docstring for a checked moment ``query`` over ``source``:
+    ``{(video_id, frame_ms): witnesses}`` of every qualifying anchor frame.
+
+    The driver is the clause with the fewest matches (counts capped at :data:`COUNT_CAP`);
+    near clauses are then read in increasing count order, each inside the windows of the
+    anchors still qualifying, which shrink as clauses are joined."""
+    within = query.window_ms
+    anchor_q = query.anchor()
+    clauses = [query.clause(i) for i in range(len(query.near))]
+    counts = source.clause_counts([anchor_q, *clauses], COUNT_CAP)
+    if min(counts) == 0:
+        return {}
+    driver = min(range(len(counts)), key=lambda i: (counts[i], i))  # 0: the anchor
+    known: dict[int, list[Span]] = {}
+    if driver == 0:
+        anchors = source.clause_spans(anchor_q, None)
+    else:
+        known[driver - 1] = source.clause_spans(clauses[driver - 1], None)
+        anchors = source.clause_spans(anchor_q, windows(known[driver - 1], within))
+    order = sorted(range(len(clauses)), key=lambda i: (i not in known, counts[i + 1], i))
+    witnesses: dict[tuple[str, int], dict[int, Span]] = {}
+    alive = {(a.video_id, a.frame_ms): a for a in anchors}
+    for i in order:
+        if not alive:
+            return {}
+        spans = known[i] if i in known else source.clause_spans(clauses[i], windows(alive.values(), within))
+        matched = join(alive.values(), [spans], within)
+        alive = {key: alive[key] for key in matched}
+        for key, (witness,) in matched.items():
+            witnesses.setdefault(key, {})[i] = witness
+    return {key: tuple(witnesses[key][i] for i in range(len(clauses))) for key in alive}
+
