@@ -431,6 +431,158 @@ def estimate(paths: tuple[Path, ...], as_json: bool) -> None:
     click.echo("not counted: " + "; ".join(NOT_COUNTED), err=True)
 
 
+@cli.command("serve-rekognition")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5001, show_default=True, type=int, help="TCP port (0: any free port).")
+@click.option("--preload", default="text", show_default=True,
+              help="Engines to load before serving: comma-separated text, faces, labels, moderation.")
+def serve_rekognition(host: str, port: int, preload: str) -> None:
+    """Serve the local engine as an Amazon Rekognition endpoint (AWS JSON 1.1).
+
+    Point any Rekognition client at it: boto3.client("rekognition",
+    endpoint_url="http://127.0.0.1:PORT") or AWS_ENDPOINT_URL_REKOGNITION. Face collections
+    live in REKO_DATA_DIR. Request signatures are accepted without being checked: keep it on
+    loopback.
+    """
+    import signal
+
+    from .pipeline.stack.rekognition_server import serve as serve_endpoint
+
+    try:
+        settings = Settings.from_env()
+    except RekoError as exc:
+        _fail(exc)
+    if host not in LOOPBACK:
+        click.echo(f"warning: serving on {host}: anyone who can reach the port can use it (signatures are "
+                   "not checked)", err=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        serve_endpoint(host, port, data_dir=settings.data_dir, preload=[p for p in preload.split(",") if p.strip()],
+                       on_ready=lambda p: click.echo(
+                           f"Rekognition endpoint at http://{host}:{p}  (export AWS_ENDPOINT_URL_REKOGNITION="
+                           f"http://{host}:{p}; Ctrl+C stops)", err=True))
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    except (RekoError, OSError) as exc:
+        _fail(exc if isinstance(exc, RekoError) else RekoError(f"cannot serve on {host}:{port}: {exc}"))
+
+
+@cli.group()
+def stack() -> None:
+    """Run the AWS pipeline of infra/template.yaml on this machine, over real HTTP: moto (S3,
+    SQS, DynamoDB, EventBridge), the Rekognition endpoint, a local MediaConvert, OpenSearch, and
+    the Lambda handlers fed as Lambda feeds them."""
+
+
+def _stack(name: str) -> Any:
+    from .pipeline.stack.control import Stack
+
+    try:
+        settings = Settings.from_env()
+    except RekoError as exc:
+        _fail(exc)
+    return Stack(name, settings.data_dir, echo=lambda line: click.echo(line, err=True))
+
+
+@stack.command("up")
+@click.option("--name", default="reko", show_default=True, help="Stack name (AWS::StackName: names the bucket, tables, queues).")
+@click.option("--parameter", "-p", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="A template parameter, e.g. -p Features=text -p FramesPerMessage=5 (repeatable).")
+@click.option("--property", "overrides", multiple=True, metavar="RESOURCE.PROPERTY=VALUE",
+              help="A local change to a resource property, e.g. --property FramesQueue.VisibilityTimeout=30 "
+                   "(repeatable; listed by status).")
+@click.option("--opensearch-url", default=None, help="Use this OpenSearch (default: 127.0.0.1:9200, started if down).")
+@click.option("--frames-concurrency", default=1, show_default=True, type=int,
+              help="Frames function runners polling the queue (at most the template's MaximumConcurrency).")
+@click.option("--token", default=None, help="The web API's access token (default: a random one; '' for none).")
+@click.option("--template", "template_path", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The SAM template (default: infra/template.yaml of this checkout).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON instead of export lines.")
+def stack_up(name: str, parameters: tuple[str, ...], overrides: tuple[str, ...], opensearch_url: str | None,
+             frames_concurrency: int, token: str | None, template_path: Path | None, as_json: bool) -> None:
+    """Start the local stack (or restart what died in a running one). Prints the endpoints as
+    export lines on stdout: eval "$(reko stack up)" then aws s3 cp video.mp4
+    s3://$REKO_STACK_BUCKET/uploads/ ."""
+    from .pipeline.stack.control import StackConfig, parse_assignments, shell_exports
+
+    st = _stack(name)
+    try:
+        config = StackConfig(parameters={k: str(v) for k, v in parse_assignments(parameters, "--parameter").items()},
+                             overrides=parse_assignments(overrides, "--property"), opensearch_url=opensearch_url,
+                             frames_concurrency=frames_concurrency, token=token)
+        if template_path is not None:
+            config.template = template_path
+        state = st.up(config)
+        status = st.status()
+    except RekoError as exc:
+        _fail(exc)
+    assert status is not None
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    click.echo(shell_exports(st.exports(state)))
+    click.echo(f"stack {name} is up: site and API at {status['endpoints']['web']}/ (token {status['token'] or 'none'}); "
+               f"upload with: aws s3 cp VIDEO s3://{status['bucket']}/uploads/", err=True)
+
+
+@stack.command("down")
+@click.option("--name", default="reko", show_default=True, help="Stack name.")
+def stack_down(name: str) -> None:
+    """Stop every process of the local stack (its data, kept in moto's memory, goes with it)
+    and drop its OpenSearch index."""
+    st = _stack(name)
+    try:
+        report = st.down()
+    except RekoError as exc:
+        _fail(exc)
+    if not report["stopped"]:
+        click.echo(f"stack {name} is not up")
+        return
+    click.echo(f"stack {name} is down: stopped {', '.join(report['stopped'])}")
+
+
+@stack.command("status")
+@click.option("--name", default="reko", show_default=True, help="Stack name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option("--env", "as_env", is_flag=True, help="Print only the export lines (eval \"$(reko stack status --env)\").")
+def stack_status(name: str, as_json: bool, as_env: bool) -> None:
+    """Say what runs where: each component's pid, port and log, the endpoints, the resources.
+    Exit code 1 when the stack is not up or a component is dead."""
+    from .pipeline.stack.control import shell_exports
+
+    st = _stack(name)
+    try:
+        status = st.status()
+    except RekoError as exc:
+        _fail(exc)
+    if status is None:
+        click.echo(f"stack {name} is not up", err=True)
+        sys.exit(1)
+    dead = [c for c, info in status["components"].items() if not info["alive"]]
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+    elif as_env:
+        click.echo(shell_exports(status["env"]))
+    else:
+        click.echo(f"stack {name} (started {status['started']}, state in {status['dir']})")
+        for component, info in status["components"].items():
+            where = f"port {info['port']}" if info["port"] else (info["function"] or "")
+            click.echo(f"  {component:14s} pid {info['pid']:<8d} {'running' if info['alive'] else 'DEAD':8s} "
+                       f"{where:28s} {info['log']}")
+        for service, url in status["endpoints"].items():
+            click.echo(f"  {service:14s} {url}")
+        click.echo(f"  bucket         {status['bucket']}   index {status['index']}   token {status['token'] or '-'}")
+        if status["overrides"]:
+            click.echo(f"  local overrides of the template: {status['overrides']}")
+    if dead:
+        click.echo(f"dead components: {', '.join(dead)} (reko stack up restarts them)", err=True)
+        sys.exit(1)
+
+
 def main() -> None:
     """Console-script entry point: unexpected errors print one line, not a traceback."""
     try:
