@@ -987,6 +987,106 @@ class Reko:
             os.replace(partial, out)
         return reports
 
+    # -- editors (issue 15) --
+    # Use-cases for media teams: moments across signals (a person near a caption, a label
+    # while text is on screen), names proposed from name captions, and timelines out (EDL,
+    # FCPXML, FCP 7 XML, OTIO). Each is one call for a front end: the CLI's `search --within`,
+    # `persons --suggest`, `person accept-name`, `export`, and one web route each.
+
+    def moment_query(self, text: str = "", persons: tuple[str, ...] | list[str] = (),
+                     labels: tuple[str, ...] | list[str] = (), video_ids: tuple[str, ...] | list[str] = (),
+                     near_persons: tuple[str, ...] | list[str] = (), near_labels: tuple[str, ...] | list[str] = (),
+                     near_texts: tuple[str, ...] | list[str] = (),
+                     within: str | int | float | None = None) -> SearchQuery:
+        """A :class:`SearchQuery` from user input, as a moment query when asked for.
+
+        Without ``within`` and ``near_*`` it is :meth:`query` (text, persons and labels in one
+        frame). With either, every signal stands on its own: the anchor is ``text`` (or, with
+        no text, the first person, else the first label); every other value of ``persons``
+        and ``labels``, and every ``near_persons``/``near_labels``/``near_texts`` value, is a
+        near clause that must occur within ``within`` of an anchor frame (see
+        :mod:`reko.pipeline.index.base`). ``within``: ``"5s"``, ``"500ms"``, ``"2m"`` or a
+        number of seconds; omitted means 0 s (overlapping or touching frames: "together").
+        Persons are ids or names (a name of several persons is one clause: any of them).
+
+        Raises:
+            QueryError: a person matches nobody, ``within`` is not a duration (or over 10
+                minutes), more than 4 near signals, ``within`` with only one signal, or an
+                empty query.
+        """
+        from .pipeline.index.base import NearClause
+        from .pipeline.index.moments import parse_within
+
+        within_ms = parse_within(within)
+        near_persons = [p for p in near_persons if p and p.strip()]
+        near_labels = [label for label in near_labels if label and label.strip()]
+        near_texts = [t for t in near_texts if t and t.strip()]
+        if within_ms is None and not (near_persons or near_labels or near_texts):
+            return self.query(text, persons, labels, video_ids)
+        store = self.persons_store if (persons or near_persons) else None
+        signals: list[tuple[str, str]] = [("person", p) for p in persons if p and p.strip()] + \
+            [("label", label) for label in labels if label and label.strip()]
+        anchor_person: tuple[str, ...] = ()
+        anchor_label: tuple[str, ...] = ()
+        if not text.strip() and signals:
+            kind, value = signals.pop(0)
+            if kind == "person":
+                anchor_person = tuple(dict.fromkeys(store.resolve(value)))  # type: ignore[union-attr]
+            else:
+                anchor_label = (value,)
+        near: list[NearClause] = []
+        for kind, value in signals + [("person", p) for p in near_persons] + [("label", label) for label in near_labels]:
+            if kind == "person":
+                near.append(NearClause(person_ids=tuple(dict.fromkeys(store.resolve(value)))))  # type: ignore[union-attr]
+            else:
+                near.append(NearClause(labels=(value,)))
+        near += [NearClause(text=t) for t in near_texts]
+        query = SearchQuery(text=text, person_ids=anchor_person, labels=anchor_label,
+                            video_ids=tuple(v for v in video_ids if v), near=tuple(near),
+                            within_ms=within_ms if within_ms is not None else 0)
+        query.check()
+        return query
+
+    #: timeline formats for :meth:`export_timeline`: name → (file suffix, media type)
+    TIMELINE_FORMATS = {"edl": (".edl", "text/plain; charset=utf-8"), "fcpxml": (".fcpxml", "application/xml"),
+                        "xml": (".xml", "application/xml"), "otio": (".otio", "application/json")}
+
+    def export_timeline(self, response: SearchResponse, format: str) -> bytes:
+        """A search's segments as an edit decision list for editing software, written by
+        OpenTimelineIO: ``edl`` (CMX 3600), ``fcpxml`` (Final Cut Pro X), ``xml`` (Final Cut
+        Pro 7 XML: Premiere Pro, Resolve) or ``otio`` (see :mod:`reko.pipeline.timeline_export`
+        for timecodes, frame rounding and drop-frame). Clips carry the original file names;
+        locally they point at the stored files (``file://`` URLs).
+
+        Raises:
+            QueryError: unknown format, nothing matched, too many segments, or (single-rate
+                formats) sources at different frame rates.
+            NotFoundError: a segment's video is gone.
+            FaultError: OpenTimelineIO or an adapter is missing (``pip install 'reko[timeline]'``).
+        """
+        from .pipeline.timeline_export import SourceMedia, export_timeline, file_url
+
+        if format not in self.TIMELINE_FORMATS:
+            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.TIMELINE_FORMATS)}")
+        sources = {}
+        for video_id in dict.fromkeys(s.video_id for s in response.segments):
+            record = self.video(video_id)
+            path = None if self.remote else self.local_storage.find_video(record.video_id)
+            sources[video_id] = SourceMedia(
+                video_id=record.video_id, name=record.filename, url=file_url(str(path)) if path else record.filename,
+                fps=record.fps, duration_ms=record.duration_ms, width=record.width, height=record.height)
+        text = response.query.text or " ".join(response.query.labels) or "search"
+        return export_timeline(response.segments, sources, format, name=f"reko: {text}"[:120])
+
+    def timeline_file_name(self, response: SearchResponse, format: str) -> str:
+        """A download name for :meth:`export_timeline`: ``reko-<query words>.<suffix>``."""
+        from .pipeline.timeline_export import suggested_filename
+
+        if format not in self.TIMELINE_FORMATS:
+            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.TIMELINE_FORMATS)}")
+        return suggested_filename(response.query.text or " ".join(response.query.labels), format)
+
+
 def check_filename(filename: str) -> str:
     """The display name of an upload: its last path component, at most
     :data:`MAX_FILENAME_BYTES` UTF-8 bytes, no control characters.

@@ -136,6 +136,22 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
         sys.exit(1)
 
 
+def _moment_options(fn: Any) -> Any:
+    """The options of a moment search (issue 15), shared by ``search`` and ``export``."""
+    fn = click.option("--within", default=None, metavar="DURATION",
+                      help="Signals need only be this close in time (5s, 500ms, 2m), not in one "
+                           "frame: the text (else the first --person/--label) is the anchor and every "
+                           "other --person/--label and --near-* must occur within DURATION of it.")(fn)
+    fn = click.option("--near-text", "near_texts", multiple=True,
+                      help="Text that must be on screen near the anchor (repeatable; implies moments).")(fn)
+    fn = click.option("--near-label", "near_labels", multiple=True,
+                      help="A label that must appear near the anchor (repeatable; implies moments).")(fn)
+    fn = click.option("--near-person", "near_persons", multiple=True,
+                      help="A person (id or name) who must appear near the anchor (repeatable; "
+                           "without --within: together, in overlapping or touching frames).")(fn)
+    return fn
+
+
 @cli.command()
 @click.argument("query", required=False, default="")
 @click.option("--video", "video_ids", multiple=True, help="Only this video_id (repeatable).")
@@ -143,15 +159,28 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--face-image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Find the person in this photo and return their moments.")
 @click.option("--label", "labels", multiple=True, help="A label name such as Car or Person (repeatable).")
+@_moment_options
 @click.option("--include-unsafe", is_flag=True, help="Also return frames flagged by moderation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], face_image: Path | None,
-           labels: tuple[str, ...], include_unsafe: bool, as_json: bool) -> None:
-    """Search on-screen text, persons and labels; prints matching segments grouped by video."""
+           labels: tuple[str, ...], within: str | None, near_persons: tuple[str, ...],
+           near_labels: tuple[str, ...], near_texts: tuple[str, ...], include_unsafe: bool, as_json: bool) -> None:
+    """Search on-screen text, persons and labels; prints matching segments grouped by video.
+
+    Signals match in the same frame, unless --within or a --near-* option asks for moments:
+    e.g. `reko search 국회 --person 김기자 --within 5s` (김기자 within 5 s of the caption),
+    `reko search 속보 --near-label Car` (a car while 속보 is on screen),
+    `reko search --person A --near-person B` (A and B together).
+    """
     import dataclasses
 
+    moments = within is not None or bool(near_persons or near_labels or near_texts)
     with _app() as app:
-        request = app.query(query, persons, labels, video_ids)
+        if moments:
+            request = app.moment_query(query, persons, labels, video_ids, near_persons, near_labels,
+                                       near_texts, within)
+        else:
+            request = app.query(query, persons, labels, video_ids)
         if face_image is not None:
             found = app.search_by_face(face_image.read_bytes())
             click.echo(f"the face in {face_image.name} is {found.person.person_id} "
@@ -164,6 +193,9 @@ def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], fac
         click.echo(json.dumps(response.to_json(), ensure_ascii=False, indent=2))
         return
     label = query or ", ".join(persons + labels) or (face_image.name if face_image else "")
+    if moments:
+        near = [c.describe() for c in request.near]
+        label = f"{label} within {request.window_ms / 1000:g} s of {' and '.join(near)}"
     if not response.segments:
         click.echo(f"no match for {label!r}")
         return
@@ -176,6 +208,41 @@ def search(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], fac
         text = " / ".join(seg.text.splitlines())
         who = f"  [{', '.join(seg.person_ids)}]" if seg.person_ids else ""
         click.echo(f"  {_fmt_ms(seg.start_ms)} – {_fmt_ms(seg.end_ms)}  {text}{who}")
+        for n in seg.near[:5]:
+            click.echo(f"      near: {request.near[n['clause']].describe()} at {_fmt_ms(n['start_ms'])}")
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--video", "video_ids", multiple=True, help="Only this video_id (repeatable).")
+@click.option("--person", "persons", multiple=True, help="A person id or name (repeatable).")
+@click.option("--label", "labels", multiple=True, help="A label name (repeatable).")
+@_moment_options
+@click.option("--include-unsafe", is_flag=True, help="Also export frames flagged by moderation.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["edl", "fcpxml", "xml", "otio"]),
+              help="edl: CMX 3600; fcpxml: Final Cut Pro X; xml: Final Cut Pro 7 XML (Premiere Pro, "
+                   "Resolve); otio: OpenTimelineIO JSON.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Output file ('-' for standard output).")
+def export(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], labels: tuple[str, ...],
+           within: str | None, near_persons: tuple[str, ...], near_labels: tuple[str, ...],
+           near_texts: tuple[str, ...], include_unsafe: bool, fmt: str, out: Path) -> None:
+    """Export a search's segments as a timeline for editing software: one clip per segment,
+    with the source file name and frame-accurate timecodes at the source's frame rate
+    (drop-frame at 29.97/59.94). Takes the same search options as `reko search`."""
+    moments = within is not None or bool(near_persons or near_labels or near_texts)
+    with _app() as app:
+        request = (app.moment_query(query, persons, labels, video_ids, near_persons, near_labels, near_texts, within)
+                   if moments else app.query(query, persons, labels, video_ids))
+        response = app.search(request, include_unsafe=include_unsafe)
+        data = app.export_timeline(response, fmt)
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    out.write_bytes(data)
+    click.echo(f"{out}: {len(response.segments)} clips ({fmt}), "
+               f"{sum(s.end_ms - s.start_ms for s in response.segments) / 1000:.1f} s in all")
 
 
 @cli.command()

@@ -24,6 +24,8 @@ capped counts, spans, spans inside windows). Pure Python, no I/O of its own.
 from __future__ import annotations
 
 import bisect
+import math
+import re
 from typing import Iterable, Protocol, Sequence
 
 from .base import SearchQuery, Span
@@ -164,3 +166,36 @@ def find_moments(query: SearchQuery, source: MomentSource) -> dict[tuple[str, in
             witnesses.setdefault(key, {})[i] = witness
     return {key: tuple(witnesses[key][i] for i in range(len(clauses))) for key in alive}
 
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?)?\s*$", re.IGNORECASE)
+
+
+def parse_within(value: str | int | float | None) -> int | None:
+    """A user's "within" as whole ms: ``"5s"``, ``"1.5 s"``, ``"500ms"``, ``"2m"``, or a bare
+    number of seconds (``"5"``, ``5``, ``2.5``); None/empty stays None.
+
+    Raises:
+        QueryError: anything else (negative, not a number, unknown unit), or more than
+            :data:`.base.MAX_WITHIN_MS`.
+    """
+    from ...errors import QueryError
+    from .base import MAX_WITHIN_MS
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise QueryError("within must be a duration such as 5s or 500ms")
+    if isinstance(value, (int, float)):
+        amount, unit = float(value), "s"
+    else:
+        match = _DURATION.match(value)
+        if not match:
+            raise QueryError(f"within must be a duration such as 5s or 500ms, not {value[:40]!r}")
+        amount, unit = float(match.group(1)), (match.group(2) or "s").lower()
+    if not math.isfinite(amount) or amount < 0:
+        raise QueryError("within must be a duration of 0 or more")
+    ms = amount * (1 if unit == "ms" else 60_000 if unit.startswith("m") and unit != "ms" else 1000)
+    if ms > MAX_WITHIN_MS:
+        raise QueryError(f"within must be between 0 and {MAX_WITHIN_MS // 1000} seconds")
+    return int(round(ms))
