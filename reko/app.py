@@ -1086,6 +1086,69 @@ class Reko:
             raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.TIMELINE_FORMATS)}")
         return suggested_filename(response.query.text or " ".join(response.query.labels), format)
 
+    def name_suggestions(self, person_ids: list[str] | None = None) -> dict[str, list[Any]]:
+        """Names proposed for unnamed persons from the name captions shown with their faces
+        (see :mod:`reko.pipeline.name_suggestions`): person_id → suggestions, best first
+        (``NameSuggestion``: ``name``, ``title``, ``score``, ``together_ms``, ``name_ms``,
+        ``specificity``, ``frames``, ``evidence``). Only persons with a suggestion are in the
+        answer. Reads every frame of the videos the persons appear in (all ready videos when
+        ``person_ids`` is None). Nothing is changed: :meth:`accept_name` applies one."""
+        from .pipeline.name_suggestions import suggest_names
+
+        people = {p.person_id: p for p in self.persons()}
+        wanted = set(people) if person_ids is None else {ids.person_id(p) for p in person_ids}
+        unnamed = {pid for pid in wanted if pid in people and not people[pid].name}
+        if not unnamed:
+            return {}
+        records = self.persons_store.records
+        videos: dict[str, None] = {}
+        for pid in sorted(unnamed):
+            for face in records.faces_of(pid):
+                videos.setdefault(face.video_id, None)
+        named = [pid for pid, p in people.items() if p.name]
+
+        def frames():
+            for video_id in videos:
+                yield from self.index.frames(video_id)
+
+        found = suggest_names(frames(), named=named)
+        return {pid: found[pid] for pid in sorted(unnamed) if pid in found}
+
+    def person_name_suggestions(self, person_id: str) -> list[Any]:
+        """The names proposed for one person, best first (see :meth:`name_suggestions`);
+        empty for a named person or when no caption names them.
+
+        Raises:
+            NotFoundError: malformed or unknown person id.
+        """
+        person = self.person(person_id)
+        return self.name_suggestions([person.person_id]).get(person.person_id, [])
+
+    def accept_name(self, person_id: str, name: str | None = None) -> "Person":
+        """Name a person after one of their suggestions: ``name`` (matched as suggestions are:
+        letters, case-insensitive; the suggestion's spelling is stored), or the best one when
+        None. Returns the renamed person.
+
+        Raises:
+            NotFoundError: unknown person.
+            QueryError: no suggestion for this person, or ``name`` is not one of them (give
+                any name with :meth:`rename_person`).
+        """
+        from .pipeline.name_suggestions import _key
+
+        suggestions = self.person_name_suggestions(person_id)
+        if not suggestions:
+            raise QueryError(f"no name is suggested for {person_id}; name them with `reko person rename`")
+        if name is None or not name.strip():
+            chosen = suggestions[0]
+        else:
+            chosen = next((s for s in suggestions if _key(s.name) == _key(name)), None)
+            if chosen is None:
+                offered = ", ".join(s.name for s in suggestions[:5])
+                raise QueryError(f"{name!r} is not a suggested name for {person_id} (suggested: {offered}); "
+                                 "use `reko person rename` for any other name")
+        return self.rename_person(person_id, chosen.name)
+
 
 def check_filename(filename: str) -> str:
     """The display name of an upload: its last path component, at most

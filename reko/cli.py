@@ -247,8 +247,14 @@ def export(query: str, video_ids: tuple[str, ...], persons: tuple[str, ...], lab
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def persons(as_json: bool) -> None:
+@click.option("--suggest", is_flag=True,
+              help="Instead, propose names for unnamed persons from the name captions shown with "
+                   "their faces (nothing is changed; accept one with `reko person accept-name`).")
+def persons(as_json: bool, suggest: bool) -> None:
     """List persons found in the videos (most screen time first)."""
+    if suggest:
+        _persons_suggest(as_json)
+        return
     with _app() as app:
         people = app.persons()
     if as_json:
@@ -274,6 +280,39 @@ def person_rename(person_id: str, name: str) -> None:
     with _app() as app:
         app.rename_person(person_id, name)
     click.echo(f"{person_id} is now {name!r}")
+
+
+def _persons_suggest(as_json: bool) -> None:
+    with _app() as app:
+        found = app.name_suggestions()
+        people = {p.person_id: p for p in app.persons()}
+    if as_json:
+        click.echo(json.dumps([{"person_id": pid, "suggestions": [s.to_json() for s in items]}
+                               for pid, items in found.items()], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("no names to suggest: no unnamed person appears with a name caption")
+        return
+    for pid, items in found.items():
+        click.echo(f"{pid}  ({_fmt_ms(people[pid].screen_time_ms) if pid in people else '?'} on screen)")
+        for s in items[:5]:
+            first = s.evidence[0] if s.evidence else None
+            where = f", first at {_fmt_ms(first['start_ms'])} in {first['video_id']}" if first else ""
+            click.echo(f"  {s.name:16s} {s.title:12s} score {s.score:6.2f}: on screen together "
+                       f"{s.together_ms / 1000:.1f} s in {s.frames} frames ({s.specificity:.0%} of the "
+                       f"caption's time){where}")
+    click.echo("\naccept one with: reko person accept-name PERSON_ID [NAME]", err=True)
+
+
+@person.command("accept-name")
+@click.argument("person_id")
+@click.argument("name", required=False)
+def person_accept_name(person_id: str, name: str | None) -> None:
+    """Name PERSON_ID after a suggested NAME (default: the best suggestion); see
+    `reko persons --suggest`."""
+    with _app() as app:
+        renamed = app.accept_name(person_id, name)
+    click.echo(f"{person_id} is now {renamed.name!r}")
 
 
 @person.command("merge")
