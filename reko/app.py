@@ -683,8 +683,9 @@ class Reko:
         if done <= 0:
             return {**out, "stage": "preparing", "stage_text": "Reading the video and starting the analysis engines",
                     "seconds_left": round(self.SITE_STARTUP_SECONDS + record.duration_ms / 1000 * rate)}
-        left = None
-        if entry.get("started") and done:
+        # the measured speed until a quarter is done, then this ingest's own pace
+        left = round((expected - done) / max(self.settings.sample_fps, 1e-6) * rate + 2)
+        if entry.get("started") and done >= expected / 4:
             elapsed = time.monotonic() - entry["started"]
             left = round(elapsed / done * (expected - done) + 2)
         if done < expected:

@@ -250,13 +250,13 @@ function thumbnail(seg) {
     box.style.width = `${b.box.Width * 100}%`; box.style.height = `${b.box.Height * 100}%`;
     frame.append(box);
   }
-  return el("div", { class: "thumb" }, frame,
-    el("span", { class: "badge", text: `${fmtMs(seg.start_ms)} – ${fmtMs(seg.end_ms)}` }));
+  return el("div", { class: "thumb" }, frame);
 }
 
 function whyBlock(seg, terms) {
   const why = seg.why || { lines: [], labels: [], persons: [] };
-  const block = el("div", { class: "why" });
+  const block = el("div", { class: "why" },
+    el("p", { class: "when", text: `${fmtMs(seg.start_ms)} – ${fmtMs(seg.end_ms)}${seg.hits > 1 ? ` · ${seg.hits} frames` : ""}` }));
   for (const line of why.lines.slice(0, 3)) {
     block.append(el("p", { class: "why-line" }, el("span", { class: "tag tag-text", text: "Text" }), " ",
       highlighted(line.text, terms)));
