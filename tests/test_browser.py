@@ -58,6 +58,7 @@ def server(tmp_path_factory, media_files):
 
 @pytest.fixture(scope="module")
 def browser(server):
+    """Headless Chromium for the module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -68,12 +69,14 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
+    """A fresh desktop page (console errors in ``page.errors``, dialogs in ``page.dialogs``)."""
     page = new_page(browser)
     yield page
     page.context.close()
 
 
 def api(base, path):
+    """GET a JSON API path."""
     return json.loads(urllib.request.urlopen(base + path).read())
 
 

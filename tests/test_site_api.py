@@ -180,6 +180,7 @@ def test_overview_filters_noise_folds_parents_and_keeps_the_top_labels(client):
 
 @pytest.fixture
 def client(settings):
+    """A test client over bikes with seeded frame documents (see test_webapp.seed)."""
     video_id = seed(settings)
     app = create_app(settings)
     app.testing = True

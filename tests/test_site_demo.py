@@ -5,7 +5,6 @@ every page checked with axe-core, for console errors and for a 390 px phone."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import urllib.parse
@@ -36,6 +35,7 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(demo):
+    """Headless Chromium for the module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -46,12 +46,14 @@ def browser(demo):
 
 @pytest.fixture
 def page(browser):
+    """A fresh desktop page (console errors collected in ``page.errors``)."""
     page = new_page(browser)
     yield page
     page.context.close()
 
 
 def get(base, path):
+    """GET a JSON API path."""
     return json.loads(urllib.request.urlopen(base + path).read())
 
 
@@ -64,6 +66,7 @@ def carphone_photo(tmp_path):
 
 
 def search(page, text):
+    """Type ``text`` in the search box, press Enter and wait for the answer."""
     page.fill("#q", text)
     page.press("#q", "Enter")
     page.wait_for_function("() => !document.querySelector('#search-summary').textContent.startsWith('Searching')")
@@ -226,6 +229,7 @@ def snap(ms, frame_ms=40):
 
 
 def fmt(ms):
+    """``hh-mm-ss.mmm`` as in download names."""
     s, milli = divmod(ms, 1000)
     return f"{s // 3600:02d}-{s % 3600 // 60:02d}-{s % 60:02d}.{milli:03d}"
 
