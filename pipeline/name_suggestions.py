@@ -105,7 +105,7 @@ class Candidate:
     box: Mapping[str, float]
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
     """The letters of ``name``, NFKC-normalised and case-folded: the identity of a name."""
     return "".join(ch for ch in unicodedata.normalize("NFKC", name).casefold() if ch.isalnum())
 
@@ -119,7 +119,7 @@ def _ko_candidate(name: str, title: str, line: str, box: Mapping[str, float]) ->
     if any(name.endswith(t) for t in KO_TITLES if 2 <= len(t) < len(name)):  # 박교수: a title, no name
         return None
     surname = name[:1] in KO_SURNAMES or name[:2] in KO_SURNAMES
-    return Candidate(name=name, title=title, key=_key(name), surname=surname, line=line, box=box)
+    return Candidate(name=name, title=title, key=name_key(name), surname=surname, line=line, box=box)
 
 
 def name_candidates(lines: Iterable[Mapping[str, Any]]) -> list[Candidate]:
@@ -156,7 +156,7 @@ def name_candidates(lines: Iterable[Mapping[str, Any]]) -> list[Candidate]:
             if any(w.strip(".,").casefold() in EN_TITLES for w in re.split(r"[\s/,&-]+", title)) and \
                     not any(w.strip(".,").casefold() in EN_TITLES for w in name.split()):
                 shown = name.title() if name.isupper() else name
-                add(Candidate(name=shown, title=title, key=_key(name), surname=True, line=text, box=box))
+                add(Candidate(name=shown, title=title, key=name_key(name), surname=True, line=text, box=box))
     return list(found.values())
 
 

@@ -1048,9 +1048,13 @@ class Reko:
         query.check()
         return query
 
-    #: timeline formats for :meth:`export_timeline`: name → (file suffix, media type)
-    TIMELINE_FORMATS = {"edl": (".edl", "text/plain; charset=utf-8"), "fcpxml": (".fcpxml", "application/xml"),
-                        "xml": (".xml", "application/xml"), "otio": (".otio", "application/json")}
+    @staticmethod
+    def timeline_formats() -> dict[str, tuple[str, str]]:
+        """The formats of :meth:`export_timeline`: name → (file suffix, media type), e.g.
+        ``{"edl": (".edl", "text/plain; charset=utf-8"), ...}`` (for a download route)."""
+        from .pipeline.timeline_export import FORMATS
+
+        return {name: (suffix, media_type) for name, (_, suffix, media_type) in FORMATS.items()}
 
     def export_timeline(self, response: SearchResponse, format: str) -> bytes:
         """A search's segments as an edit decision list for editing software, written by
@@ -1067,8 +1071,8 @@ class Reko:
         """
         from .pipeline.timeline_export import SourceMedia, export_timeline, file_url
 
-        if format not in self.TIMELINE_FORMATS:
-            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.TIMELINE_FORMATS)}")
+        if format not in self.timeline_formats():
+            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.timeline_formats())}")
         sources = {}
         for video_id in dict.fromkeys(s.video_id for s in response.segments):
             record = self.video(video_id)
@@ -1083,8 +1087,8 @@ class Reko:
         """A download name for :meth:`export_timeline`: ``reko-<query words>.<suffix>``."""
         from .pipeline.timeline_export import suggested_filename
 
-        if format not in self.TIMELINE_FORMATS:
-            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.TIMELINE_FORMATS)}")
+        if format not in self.timeline_formats():
+            raise QueryError(f"unknown timeline format {format!r}: use one of {', '.join(self.timeline_formats())}")
         return suggested_filename(response.query.text or " ".join(response.query.labels), format)
 
     def name_suggestions(self, person_ids: list[str] | None = None) -> dict[str, list[Any]]:
@@ -1135,7 +1139,7 @@ class Reko:
             QueryError: no suggestion for this person, or ``name`` is not one of them (give
                 any name with :meth:`rename_person`).
         """
-        from .pipeline.name_suggestions import _key
+        from .pipeline.name_suggestions import name_key
 
         suggestions = self.person_name_suggestions(person_id)
         if not suggestions:
@@ -1143,7 +1147,7 @@ class Reko:
         if name is None or not name.strip():
             chosen = suggestions[0]
         else:
-            chosen = next((s for s in suggestions if _key(s.name) == _key(name)), None)
+            chosen = next((s for s in suggestions if name_key(s.name) == name_key(name)), None)
             if chosen is None:
                 offered = ", ".join(s.name for s in suggestions[:5])
                 raise QueryError(f"{name!r} is not a suggested name for {person_id} (suggested: {offered}); "

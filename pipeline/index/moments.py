@@ -70,11 +70,6 @@ def windows(spans: Iterable[Span], within_ms: int) -> Windows:
     return out
 
 
-def window_count(wins: Windows) -> int:
-    """How many windows ``wins`` holds over all videos."""
-    return sum(len(v) for v in wins.values())
-
-
 class _Index:
     """The spans of one clause, per video, sorted by ``start_ms``, for nearest look-ups."""
 
