@@ -43,12 +43,14 @@ class DuplicateFilter:
         self.threshold_cells = threshold_cells
         self._reference: np.ndarray | None = None
 
-    def is_duplicate(self, image: np.ndarray) -> bool:
-        """True when ``image`` is a near-duplicate of the last analysed frame; otherwise it
-        becomes the new reference and False is returned."""
+    def is_duplicate(self, image: np.ndarray, fingerprint_cells: np.ndarray | None = None) -> bool:
+        """True when ``image`` (RGB uint8 H×W×3) is a near-duplicate of the last analysed frame;
+        otherwise it becomes the new reference and False is returned. ``fingerprint_cells`` is
+        the image's :func:`fingerprint` when the caller has it already (it is computed
+        otherwise)."""
         if self.threshold_cells < 0:
             return False
-        current = fingerprint(image)
+        current = fingerprint(image) if fingerprint_cells is None else fingerprint_cells
         if self._reference is not None and changed_cells(current, self._reference) <= self.threshold_cells:
             return True
         self._reference = current

@@ -1,16 +1,17 @@
 """Cost before processing: what ingesting videos on AWS would call and cost (``reko estimate``).
 
 The frame decisions are made for real, locally: each video is probed and sampled at
-``REKO_SAMPLE_FPS`` by :func:`reko.pipeline.media.sample_frames` and run through
-:class:`reko.pipeline.dedup.DuplicateFilter` at ``REKO_DEDUP_THRESHOLD_CELLS`` — the sampling and
-the near-duplicate filter that ingest and the AWS analysis planner apply, so the frames counted
-here are the frames that would be analysed. From those counts the estimate is pure arithmetic
-(:func:`estimate`):
+``REKO_SAMPLE_FPS`` by :func:`reko.pipeline.media.sample_frames` and offered to the analysis
+planner (:class:`reko.pipeline.planner.AnalysisPlanner`, at ``REKO_DEDUP_THRESHOLD_CELLS``,
+without the local face tracker) — exactly what the AWS ``on_job_state`` Lambda does with the
+MediaConvert captures, so the calls counted here are the calls the Lambdas would make. From those
+counts the estimate is pure arithmetic (:func:`estimate`):
 
-* Rekognition calls per API: one call per kept frame of each image API that
-  :func:`reko.pipeline.analyze.analyse_frame` sends for the configured ``REKO_FEATURES``
-  (:data:`FEATURE_APIS`: DetectText, IndexFaces, DetectLabels, DetectModerationLabels), beside
-  the naive plan that sends every sampled frame to every API;
+* Rekognition calls per API: for each configured ``REKO_FEATURES`` analysis, one call of its
+  image API (:data:`FEATURE_APIS`: DetectText, IndexFaces, DetectLabels,
+  DetectModerationLabels) per kept frame the planner sends to it (the other kept frames carry
+  the result of an earlier frame over), beside the naive plan that sends every sampled frame to
+  every API;
 * their cost at the region's published first-tier prices (:mod:`reko.pipeline.aws.prices`);
 * MediaConvert output minutes of the ingest job (frame capture + MP4 proxy, each the video's
   duration, billed per second with a 10 s minimum), by resolution category. MediaConvert's
@@ -54,7 +55,9 @@ Progress = Callable[[str, int, int], None]  #: (video name, frames sampled so fa
 class VideoFrames:
     """The frame decisions for one video: ``video_seconds`` (duration, s), ``width``×``height``
     (display pixels of the source, which MediaConvert's outputs keep), ``frames_sampled`` at
-    the sampling rate, ``frames_kept`` after near-duplicate skipping."""
+    the sampling rate, ``frames_kept`` after near-duplicate skipping (one document each),
+    ``frames_per_analysis`` the kept frames the planner sends to each analysis, ``shots`` the
+    shots it found."""
 
     name: str
     video_seconds: float
@@ -64,6 +67,7 @@ class VideoFrames:
     frames_kept: int
     #: analysis → frames the planner sends to it (None: every kept frame gets every analysis)
     frames_per_analysis: Mapping[str, int] | None = None
+    shots: int = 0
 
     def frames_for(self, analysis: str) -> int:
         """Frames planned for one analysis (``text``, ``faces``, …)."""
@@ -103,7 +107,7 @@ def count_frames(path: str | Path, sample_fps: float, dedup_threshold_cells: int
             progress(path.name, sampled, expected)
     return VideoFrames(name=path.name, video_seconds=info.duration_ms / 1000, width=info.width,
                        height=info.height, frames_sampled=sampled, frames_kept=kept,
-                       frames_per_analysis=per_analysis)
+                       frames_per_analysis=per_analysis, shots=planner.shots)
 
 
 def resolution_category(height_px: int) -> str:
@@ -199,10 +203,15 @@ class Estimate:
             "naive_cost_usd": usd(self.naive_cost_usd),
             "cost_per_video_hour_usd": usd(self.per_video_hour(self.cost_usd)),
             "naive_cost_per_video_hour_usd": usd(self.per_video_hour(self.naive_cost_usd)),
+            "calls_vs_naive": round(sum(self.rekognition_calls.values())
+                                    / max(sum(self.naive_calls.values()), 1), 4),
             "videos": [{"name": v.name, "video_seconds": round(v.video_seconds, 3), "width": v.width,
                         "height": v.height, "frames_sampled": v.frames_sampled,
-                        "frames_kept": v.frames_kept} for v in self.videos],
-            "counted": "Rekognition image APIs, one call per analysed frame and API",
+                        "frames_kept": v.frames_kept, "shots": v.shots,
+                        "calls": {FEATURE_APIS[f]: v.frames_for(f) for f in self.features}}
+                       for v in self.videos],
+            "counted": ("Rekognition image APIs: one call per kept frame the analysis planner "
+                        "sends to each API (other kept frames carry an earlier frame's result)"),
             "not_counted": list(NOT_COUNTED),
             "prices": self.prices.to_json(),
         }

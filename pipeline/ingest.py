@@ -1,4 +1,12 @@
-"""Ingest: probe → sample → skip near-duplicates → analyse (process pool) → index.
+"""Ingest: probe → sample → plan (skip near-duplicates, decide analyses) → analyse (process
+pool) → index.
+
+The analysis planner (:mod:`reko.pipeline.planner`) decides per kept frame which analyses run;
+the others carry over from the frame they last ran on (documents say so in ``analysed_ms``).
+With the local engine, the planner tracks faces with BlazeFace on every kept frame and runs the
+embedding only for new tracks. Documents are built in frame order in this process, with the
+carried results held in a :class:`~reko.pipeline.planner.CarryState` that is stored next to
+every checkpoint.
 
 Idempotent and resumable:
 
@@ -39,7 +47,8 @@ from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaEr
 from ..settings import Settings
 from .analyze import analyse_frame, init_worker
 from .catalog import VideoCatalog
-from .planner import AnalysisPlanner
+from .planner import (AnalysisPlanner, CarryState, FaceTracker, PlannedFrame, carry_key,
+                      link_tracks, merge_carried, record_unindexed_faces)
 from .documents import Face, FrameDocument, empty_document, frame_document
 from .index import IndexBackend
 from .media import VideoInfo, encode_jpeg, probe, sample_frames
@@ -88,8 +97,10 @@ def remove_video(video_id: str, index: IndexBackend, storage: Storage, catalog: 
 
 @dataclass
 class IngestReport:
-    """What one ingest did. ``frames_resumed`` kept frames were already indexed by an earlier,
-    interrupted run; ``analysis_ms`` sums worker time per analyzer operation."""
+    """What one ingest did. ``frames_analysed`` frames were kept (one document each);
+    ``frames_resumed`` kept frames were already indexed by an earlier, interrupted run;
+    ``analyses_run`` counts, per analysis, the kept frames it ran on (the rest carried a result
+    over); ``analysis_ms`` sums worker time per analyzer operation; ``shots`` counts shots."""
 
     video_id: str
     filename: str
@@ -100,6 +111,8 @@ class IngestReport:
     already_indexed: bool = False
     seconds: float = 0.0
     analysis_ms: dict[str, float] = field(default_factory=dict)
+    analyses_run: dict[str, int] = field(default_factory=dict)
+    shots: int = 0
     faces_found: int = 0
     person_ids: list[str] = field(default_factory=list)
     persons_new: int = 0
@@ -115,6 +128,7 @@ class _Kept:
     frame_ms: int
     end_ms: int
     future: Future | None  # None: already indexed before a resume
+    plan: PlannedFrame | None = None
     frame_uri: str = ""
     width: int = 0
     height: int = 0
@@ -137,6 +151,9 @@ class Ingestor:
         self.progress = progress
         self.features = list(settings.feature_list)
         self._pool: ProcessPoolExecutor | None = None
+        self._tracker_detector: Any = None
+        #: plan every analysis on every kept frame (the rule before issue 14; benchmarks only)
+        self.plan_every_frame = False
 
     @property
     def persons(self) -> PersonStore:
@@ -156,6 +173,9 @@ class Ingestor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._tracker_detector is not None:
+            self._tracker_detector.close()
+            self._tracker_detector = None
 
     def ingest(self, path: str | Path, filename: str | None = None,
                should_stop: Callable[[], bool] | None = None) -> IngestReport:
@@ -242,7 +262,11 @@ class Ingestor:
                     raise IngestCancelled(f"{report.filename} was deleted while it was being ingested")
 
         expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
-        planner = AnalysisPlanner(self.features, settings.dedup_threshold_cells)
+        planner = AnalysisPlanner(self.features, settings.dedup_threshold_cells,
+                                  face_tracker=None if self.plan_every_frame else self._face_tracker(),
+                                  every_frame=self.plan_every_frame)
+        carry = self._load_carry(video_id, checkpoint_ms)
+        stored_carry: list[str] = []
         pending: deque[_Kept] = deque()
         batch: list[FrameDocument] = []
         last_flush = time.monotonic()
@@ -253,6 +277,9 @@ class Ingestor:
             if batch:
                 check_alive(force=True)
                 self.index.index_frames(batch)
+                key = carry_key(video_id, str(batch[-1]["frame_ms"]))
+                self.storage.put(key, carry.to_json(), "application/json")
+                stored_carry.append(key)
                 self.catalog.update(video_id, checkpoint_ms=batch[-1]["frame_ms"],
                                     frames_sampled=report.frames_sampled,
                                     frames_analysed=report.frames_analysed + report.frames_resumed)
@@ -268,7 +295,7 @@ class Ingestor:
                         break
                 pending.popleft()
                 if head.future is not None:
-                    batch.append(self._document(video_id, head, self._result(head), report))
+                    batch.append(self._document(video_id, head, self._result(head), report, carry))
                 if len(batch) >= BATCH_DOCS or time.monotonic() - last_flush > BATCH_SECONDS:
                     flush()
 
@@ -283,17 +310,23 @@ class Ingestor:
             if pending:
                 pending[-1].end_ms, pending[-1].closed = frame.pts_ms, True
             height, width = frame.image.shape[:2]
-            kept = _Kept(frame_ms=frame.pts_ms, end_ms=info.duration_ms, future=None,
+            kept = _Kept(frame_ms=frame.pts_ms, end_ms=info.duration_ms, future=None, plan=plan,
                          width=width, height=height)
             if frame.pts_ms <= checkpoint_ms:
                 report.frames_resumed += 1
             else:
                 kept.frame_uri = self.storage.put_frame(
                     video_id, frame.pts_ms, encode_jpeg(frame.image, 80, THUMBNAIL_MAX_SIDE_PX))
-                kept.future = self._executor().submit(
-                    analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
-                    frame.pts_ms, tuple(f for f in plan.analyses if f in self.features),
-                    settings.face_collection)
+                analyses = tuple(f for f in plan.analyses if f in self.features)
+                if analyses:
+                    kept.future = self._executor().submit(
+                        analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
+                        frame.pts_ms, analyses, settings.face_collection)
+                else:  # everything carries over (or comes from the tracker): no worker call
+                    kept.future = Future()
+                    kept.future.set_result({})
+                for analysis in analyses:
+                    report.analyses_run[analysis] = report.analyses_run.get(analysis, 0) + 1
                 report.frames_analysed += 1
             pending.append(kept)
             drain(block=False)
@@ -302,6 +335,35 @@ class Ingestor:
         drain(block=True)
         flush()
         check_alive(force=True)
+        report.shots = planner.shots
+        for key in stored_carry:  # the video is complete: no resume needs them
+            self.storage.delete(key)
+
+    def _face_tracker(self) -> FaceTracker | None:
+        """The planner's face tracker: BlazeFace in this process, with the local engine and
+        faces on (None otherwise, or when mediapipe is missing: faces are then planned by the
+        cheap rule, as on AWS)."""
+        if "faces" not in self.features or self.settings.analyzer != "local":
+            return None
+        if self._tracker_detector is None:
+            from .analysis.blazeface import BlazeFaceDetector
+
+            try:
+                self._tracker_detector = BlazeFaceDetector().load()
+            except AnalyzerError:
+                return None
+        detector = self._tracker_detector
+        return FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)])
+
+    def _load_carry(self, video_id: str, checkpoint_ms: int) -> CarryState:
+        """The carry state stored with checkpoint ``checkpoint_ms`` (empty for a new ingest, or
+        when none was stored: carried analyses then have nothing to carry and stay absent)."""
+        if checkpoint_ms < 0:
+            return CarryState()
+        try:
+            return CarryState.from_json(self.storage.get(carry_key(video_id, str(checkpoint_ms))))
+        except (RekoError, ValueError):
+            return CarryState()
 
     def _result(self, kept: _Kept) -> dict[str, Any]:
         """The analysis result of a kept frame; failures become AnalyzerError naming the frame."""
@@ -318,7 +380,7 @@ class Ingestor:
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _document(self, video_id: str, kept: _Kept, fields: dict[str, Any],
-                  report: IngestReport) -> FrameDocument:
+                  report: IngestReport, carry: CarryState) -> FrameDocument:
         for op, ms in fields.pop("analysis_ms", {}).items():
             report.analysis_ms[op] = report.analysis_ms.get(op, 0.0) + ms
         for feature, why in fields.pop("missing", {}).items():
@@ -327,12 +389,25 @@ class Ingestor:
                 self.features.remove(feature)  # skip it for the rest of this run
         base = empty_document(video_id, kept.frame_ms, kept.end_ms, kept.frame_uri, kept.width,
                               kept.height, self.settings.analyzer)
+        plan = kept.plan
+        assert plan is not None
 
         def assign(face_records: list[dict[str, Any]]) -> list[Face]:
             return self.persons.assign(video_id, kept.frame_ms, kept.end_ms - kept.frame_ms,
                                        kept.height, face_records, self.storage.get(kept.frame_uri))
 
-        return frame_document(base, fields, self.settings, assign)
+        fields, ran, analysed_ms = merge_carried(plan, fields, carry, self.features, video_id)
+        raw = dict(fields)
+        doc = frame_document(base, fields, self.settings, assign, analysed_ms)
+        if plan.faces is not None and "faces" in self.features and "faces" in ran:
+            link_tracks(plan, doc["faces"], carry)  # type: ignore[arg-type]
+        if "faces" in self.features and doc["faces"]:
+            record_unindexed_faces(self.persons, video_id, kept.frame_ms,
+                                   kept.end_ms - kept.frame_ms, doc["faces"])  # type: ignore[arg-type]
+        raw["faces"] = doc["faces"]
+        carry.remember(kept.frame_ms, ran, raw)
+        return doc
+
 
 def failure_text(exc: BaseException) -> str:
     """What to store as a failed record's ``error``: a reko error's message (safe to show), or

@@ -3,52 +3,311 @@
 One module for both engines: the local ingest (frames from ffmpeg) and the AWS Lambdas (frames
 from MediaConvert's frame capture) offer it the same sampled frames in time order and get the
 same decisions, so a saving measured locally is the saving on AWS (and what ``reko estimate``
-bills).
+bills). It imports numpy and Pillow only (the ``JobStateFunction`` Lambda carries nothing else).
 
-Today's rule: a frame that is a near-duplicate of the last analysed frame
-(:class:`reko.pipeline.dedup.DuplicateFilter`) is not analysed; the analysed frame stands for it
-(its span grows to the next analysed frame). Every analysed frame gets every configured analysis.
+Decisions, frame by frame (RGB uint8 H×W×3 in, :class:`PlannedFrame` or None out):
+
+1. **Documents.** A frame that is a near-duplicate of the last kept frame
+   (:class:`reko.pipeline.dedup.DuplicateFilter`, the 128×72 grey fingerprint) is skipped: the
+   kept frame stands for it (its span grows to the next kept frame). Every kept frame becomes
+   one document.
+2. **Shots.** A kept frame starts a shot when it is the first, or when at least
+   :data:`CUT_FRACTION` of its fingerprint cells changed since the previous *sampled* frame
+   (see the constant for the measurement against PySceneDetect).
+3. **Per analysis.** Each analysis keeps the fingerprint of the frame it last ran on (its
+   reference) and runs again only when needed; otherwise its result carries over from that
+   frame and the document says so (``analysed_ms``):
+
+   * ``text`` — on every kept frame: a frame is kept exactly when some region changed by more
+     than a one-letter caption (``REKO_DEDUP_THRESHOLD_CELLS``), and at one sample per second
+     no cheap signal tells a caption appearing over moving footage from the motion itself
+     (measured: band-shaped changed regions of natural motion in bikes.mp4 are as large as a
+     caption's). The local engine saves on text inside the engine instead: a line whose crop
+     is unchanged is not recognised again (:mod:`reko.pipeline.analysis.ocr`).
+   * ``labels``, ``moderation`` — once per shot, and again within a shot when at least
+     :data:`REFRESH_FRACTION` of the cells changed since the frame they ran on and
+     :data:`REFRESH_MIN_MS` have passed.
+   * ``faces`` — with a face tracker (the local engine: :class:`FaceTracker` around a fast
+     detector), IndexFaces (the embedding) runs only when a detected face starts a new track
+     (and on its first few frames, :data:`TRACK_EARLY_EMBEDS`), when a track's identity is
+     older than :data:`TRACK_REEMBED_MS`, or at a shot start with faces on screen; in between, the detector's boxes of *this* frame are reported with the
+     person of their track. Without a tracker (the Lambdas: no detector there), IndexFaces runs
+     once per shot and again when at least :data:`FACE_CHANGE_CELLS` cells (a small face)
+     changed since it ran and :data:`FACE_REFRESH_MIN_MS` have passed; its result carries over.
+
+What the Lambdas save vs what the local engine saves: both skip near-duplicates and carry
+labels/moderation over within a shot (the same decisions, the same calls billed). The local
+engine additionally (a) runs the embedding only for new face tracks (BlazeFace on every kept
+frame is ≈10 ms, the embedding ≈75 ms per face plus landmarks), while the Lambdas call
+IndexFaces on the cheap rule above; (b) does not re-read unchanged text lines.
+
+Carrying over needs the result of an earlier frame when a later one is documented: the local
+ingest and the AWS batch consumer keep it in a :class:`CarryState` and store that state at
+every commit point (index checkpoint / SQS batch), so a resumed ingest or the next batch
+continues with exactly the results an uninterrupted run would have carried.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .dedup import DuplicateFilter
+from .dedup import DELTA_LEVELS, DuplicateFilter, fingerprint
+
+#: Analyses the planner decides on (``REKO_FEATURES`` names).
+ANALYSES = ("text", "faces", "labels", "moderation")
+
+#: A kept frame starts a new shot when at least this fraction of its fingerprint cells changed
+#: since the previous sampled frame. Measured on ``benchmarks/ingest.py``'s clip at 1 fps
+#: (``benchmarks/shots.py`` prints it): the 7 joins between different clips change 0.78–0.86
+#: of the cells; motion within a shot (street footage, bikes.mp4) at most 0.65. PySceneDetect's
+#: ContentDetector on every frame (25 fps) also finds 8 cuts *inside* bikes.mp4 (street shots
+#: 1–2 s long) that change 0.48–0.65 of the cells between samples, as much as motion does: at one
+#: sample per second they cannot be told from motion, and the refresh rule below covers them.
+CUT_FRACTION = 0.7
+
+#: Within a shot, labels and moderation run again when at least this fraction of the cells
+#: changed since the frame they last ran on (half the picture is new) …
+REFRESH_FRACTION = 0.5
+#: … and at least this long after it (ms): in continuous street motion, where half the cells
+#: change every 1–2 s, labels run every 4 s instead of every sample. Chosen on the benchmark
+#: clip as the cost/recall trade (every label of the label tests is still found per video).
+REFRESH_MIN_MS = 4000
+
+#: Without a face tracker, IndexFaces runs again when at least this many fingerprint cells
+#: changed since it last ran: a 58 px face (the smallest BlazeFace full range finds at 720p)
+#: covers ≈6×6 cells of 10×10 px …
+FACE_CHANGE_CELLS = 36
+#: … and at least this long after it (ms).
+FACE_REFRESH_MIN_MS = 2000
+
+#: With a face tracker: a track's identity (embedding → person) is refreshed when older than
+#: this (ms), so a long track that drifts onto another person is re-identified within 5 s.
+TRACK_REEMBED_MS = 5000
+#: … and a new track is embedded on its first :data:`TRACK_EARLY_EMBEDS` kept frames at least
+#: :data:`TRACK_EARLY_MS` apart: a person gets several reference faces (the first one may be
+#: blurred or turned away, and photo search compares with a person's best face). Measured on
+#: carphone_pristine at 5 fps: with one embedding per 5 s, a blurred photo of the man from an
+#: x264 CRF 28 re-encode matched nobody; with three in the first 2 s it matches at ≥ 95.
+TRACK_EARLY_EMBEDS = 3
+TRACK_EARLY_MS = 1000
+
+#: A detection continues a track when its box overlaps the track's last box by at least this
+#: IoU (one sample per second: a talking head moves little; SORT, Bewley et al. 2016, uses 0.3) …
+TRACK_IOU = 0.3
+#: … or, failing that, when its centre is within this many face widths of the track's last
+#: centre and its size within 1.5× and its grey 16×16 appearance correlates at
+#: :data:`TRACK_APPEARANCE` (a face that moved further than its own size in one second).
+TRACK_MAX_SHIFT = 1.5
+TRACK_APPEARANCE = 0.6
+
+#: Result fields each analysis contributes to a document (what carries over).
+CARRIED_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("text_lines", "text"),
+    "labels": ("detected_labels",),
+    "moderation": ("moderation", "unsafe_confidence"),
+    "faces": ("faces",),
+}
+
+
+def changed_mask(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Boolean mask of fingerprint cells whose grey level differs by more than
+    :data:`reko.pipeline.dedup.DELTA_LEVELS` (shape of the fingerprints, 72×128)."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)) > DELTA_LEVELS
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """A face the local tracker found on a frame: ``track_id`` (per video, in order of
+    appearance), ``box`` (Rekognition ``BoundingBox`` ratios of the frame, as measured on
+    this frame), ``confidence`` 0–100 (the detector's), ``new`` (this frame starts its track)."""
+
+    track_id: int
+    box: dict[str, float]
+    confidence: float
+    new: bool
 
 
 @dataclass
 class PlannedFrame:
-    """A frame to analyse: ``frame_ms`` (its presentation time), ``end_ms`` (the span it stands
-    for ends here: the next planned frame's time, or the video's end), ``analyses`` (features)."""
+    """A kept frame: ``frame_ms`` (its presentation time), ``end_ms`` (the span it stands for
+    ends here: the next kept frame's time, or the video's end), ``analyses`` (run on this
+    frame), ``carried`` (analysis → ``frame_ms`` of the earlier frame whose result stands for
+    this one), ``shot_start``, and ``faces``: the tracker's faces on this frame (``None``
+    without a tracker)."""
 
     frame_ms: int
     end_ms: int
     analyses: tuple[str, ...]
+    carried: dict[str, int] = field(default_factory=dict)
+    shot_start: bool = False
+    faces: tuple[TrackedFace, ...] | None = None
+
+    @property
+    def analysed_ms(self) -> dict[str, int]:
+        """Analysis → the frame (ms) its result comes from: this frame for the analyses run
+        here, the source frame for carried ones (the documents' ``analysed_ms``)."""
+        out = {a: self.frame_ms for a in self.analyses}
+        if self.faces is not None:  # the tracker's detector measured this frame's faces
+            out["faces"] = self.frame_ms
+        out.update(self.carried)
+        return out
+
+
+FaceDetector = Callable[[np.ndarray], Sequence[tuple[Sequence[float], float]]]
+
+
+class FaceTracker:
+    """IoU/appearance tracking of a fast detector's faces across kept frames (local engine only).
+
+    ``detect`` maps an RGB uint8 H×W×3 frame to ``[(box_px (left, top, right, bottom),
+    confidence 0–100)]`` (e.g. :meth:`reko.pipeline.analysis.faces.FaceEngine.find`). Greedy
+    matching, best IoU first (SORT without the Kalman filter: at 1 sample/s a constant-velocity
+    prediction is no better than the last box), then by centre distance + appearance.
+    Deterministic: track ids count up from 0 per video.
+    """
+
+    def __init__(self, detect: FaceDetector, min_confidence: float = 0.0):
+        self.detect = detect
+        self.min_confidence = float(min_confidence)
+        self._tracks: dict[int, dict[str, Any]] = {}  # id → {box_px, patch, embedded_ms}
+        self._next_id = 0
+
+    def reset(self) -> None:
+        """End every track (a shot cut)."""
+        self._tracks.clear()
+
+    def update(self, image: np.ndarray, cut: bool) -> tuple[list[TrackedFace], list[dict[str, Any]]]:
+        """Detect faces on a kept frame and match them to the tracks; tracks not seen on this
+        frame end. Returns the frame's faces and their track records (same order)."""
+        if cut:
+            self.reset()
+        height, width = image.shape[:2]
+        grey = np.asarray(image, dtype=np.float32).mean(axis=2)
+        found = [(tuple(float(v) for v in box), float(conf)) for box, conf in self.detect(image)
+                 if conf >= self.min_confidence]
+        pairs = []
+        for i, (box, _) in enumerate(found):
+            for tid, track in self._tracks.items():
+                overlap = _iou(box, track["box_px"])
+                if overlap >= TRACK_IOU:
+                    pairs.append((overlap, i, tid))
+        pairs.sort(reverse=True)
+        assigned: dict[int, int] = {}
+        used: set[int] = set()
+        for _, i, tid in pairs:
+            if i not in assigned and tid not in used:
+                assigned[i], _ = tid, used.add(tid)
+        patches = [_patch(grey, box) for box, _ in found]
+        for i, (box, _) in enumerate(found):
+            if i in assigned:
+                continue
+            best = None
+            for tid, track in self._tracks.items():
+                if tid in used or not _near(box, track["box_px"]):
+                    continue
+                score = _correlation(patches[i], track["patch"])
+                if score >= TRACK_APPEARANCE and (best is None or score > best[0]):
+                    best = (score, tid)
+            if best is not None:
+                assigned[i] = best[1]
+                used.add(best[1])
+        faces, records, tracks = [], [], {}
+        for i, (box, conf) in enumerate(found):
+            tid = assigned.get(i)
+            new = tid is None
+            if new:
+                tid = self._next_id
+                self._next_id += 1
+                tracks[tid] = {"embedded_ms": None}
+            else:
+                tracks[tid] = self._tracks[tid]
+            tracks[tid].update(box_px=box, patch=patches[i])
+            faces.append(TrackedFace(tid, _ratios(box, width, height), round(conf, 2), new))
+            records.append(tracks[tid])
+        self._tracks = tracks
+        return faces, records
 
 
 class AnalysisPlanner:
     """Decides frame by frame, in time order. ``features`` are the configured analyses
-    (``REKO_FEATURES``); ``dedup_threshold_cells`` is ``REKO_DEDUP_THRESHOLD_CELLS``."""
+    (``REKO_FEATURES``); ``dedup_threshold_cells`` is ``REKO_DEDUP_THRESHOLD_CELLS``;
+    ``face_tracker`` (local engine only) turns on per-track face planning; ``every_frame``
+    plans every analysis on every kept frame (the naive baseline of the benchmarks)."""
 
-    def __init__(self, features: Iterable[str], dedup_threshold_cells: int):
+    def __init__(self, features: Iterable[str], dedup_threshold_cells: int,
+                 face_tracker: FaceTracker | None = None, every_frame: bool = False):
         self.features = tuple(features)
+        #: the rule before issue 14 (every kept frame gets every analysis, no tracker): the
+        #: baseline ``benchmarks/ingest.py`` measures against
+        self.every_frame = every_frame
+        if every_frame:
+            face_tracker = None
         self._dedup = DuplicateFilter(dedup_threshold_cells)
+        self._tracker = face_tracker if "faces" in self.features else None
+        self._previous: np.ndarray | None = None  # fingerprint of the previous sampled frame
+        self._refs: dict[str, tuple[int, np.ndarray]] = {}  # analysis → (frame_ms, fingerprint)
         self.sampled = 0  #: frames offered
-        self.planned = 0  #: frames to analyse
+        self.planned = 0  #: frames kept (documents)
+        self.shots = 0  #: shots started
+        self.runs = {a: 0 for a in self.features}  #: frames each analysis runs on
 
     def offer(self, frame_ms: int, image: np.ndarray) -> PlannedFrame | None:
         """The plan for a sampled frame (RGB uint8 H×W×3) at ``frame_ms``, or None when it is
-        skipped (the previous planned frame stands for it). A returned frame's ``end_ms`` is
+        skipped (the previous kept frame stands for it). A returned frame's ``end_ms`` is
         provisional until the next frame is planned or the video ends (see :func:`plan_spans`)."""
         self.sampled += 1
-        if self._dedup.is_duplicate(image):
+        current = fingerprint(image)
+        previous, self._previous = self._previous, current
+        if self._dedup.is_duplicate(image, current):
             return None
         self.planned += 1
-        return PlannedFrame(frame_ms=frame_ms, end_ms=frame_ms + 1, analyses=self.features)
+        cells = current.size
+        cut = previous is None or bool(changed_mask(current, previous).sum() >= CUT_FRACTION * cells)
+        self.shots += int(cut)
+        run: list[str] = []
+        carried: dict[str, int] = {}
+        faces = None
+        if self._tracker is not None:
+            faces, records = self._tracker.update(image, cut)
+        for analysis in self.features:
+            ref = self._refs.get(analysis)
+            if analysis == "faces" and self._tracker is not None:
+                due = any(r["embedded_ms"] is None or frame_ms - r["embedded_ms"] >= (
+                    TRACK_EARLY_MS if r.get("embeds", 0) < TRACK_EARLY_EMBEDS else TRACK_REEMBED_MS)
+                    for r in records)
+                if due:
+                    for r in records:
+                        r["embedded_ms"] = frame_ms
+                        r["embeds"] = r.get("embeds", 0) + 1
+                    run.append(analysis)
+                # no face, or all faces in known tracks: this frame's boxes, persons from tracks
+                continue
+            if self.every_frame or cut or ref is None or self._due(analysis, frame_ms, current, ref):
+                run.append(analysis)
+                self._refs[analysis] = (frame_ms, current)
+            else:
+                carried[analysis] = ref[0]
+        for analysis in run:
+            self.runs[analysis] = self.runs.get(analysis, 0) + 1
+        return PlannedFrame(frame_ms=frame_ms, end_ms=frame_ms + 1, analyses=tuple(run),
+                            carried=carried, shot_start=cut,
+                            faces=tuple(faces) if faces is not None else None)
+
+    @staticmethod
+    def _due(analysis: str, frame_ms: int, current: np.ndarray, ref: tuple[int, np.ndarray]) -> bool:
+        """Within a shot: is ``analysis`` due again on this kept frame? (rules in the module doc)"""
+        if analysis == "text":
+            return True
+        changed = int(changed_mask(current, ref[1]).sum())
+        elapsed = frame_ms - ref[0]
+        if analysis == "faces":
+            return changed >= FACE_CHANGE_CELLS and elapsed >= FACE_REFRESH_MIN_MS
+        return changed >= REFRESH_FRACTION * current.size and elapsed >= REFRESH_MIN_MS
 
 
 def plan_spans(planned: list[PlannedFrame], duration_ms: int) -> list[PlannedFrame]:
@@ -60,3 +319,213 @@ def plan_spans(planned: list[PlannedFrame], duration_ms: int) -> list[PlannedFra
     if planned:
         planned[-1].end_ms = max(duration_ms, planned[-1].frame_ms + 1)
     return planned
+
+
+# -- carrying results over ----------------------------------------------------------------------
+
+@dataclass
+class CarryState:
+    """The latest result of each analysis (analysis → (``frame_ms`` it was measured on, its
+    :data:`CARRIED_FIELDS`)) and, with the local tracker, each face track's identity (track id
+    → ``face_id``, ``person_id``, ``embedded_ms``). Kept by whoever builds documents in frame
+    order; stored at commit points (:meth:`to_json`) so a resume or the next AWS batch carries
+    exactly what an uninterrupted run would."""
+
+    results: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    tracks: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def remember(self, frame_ms: int, analyses: Iterable[str], fields: dict[str, Any]) -> None:
+        """Record the fields of the analyses that ran on ``frame_ms`` (those ``fields`` holds)."""
+        for analysis in analyses:
+            names = CARRIED_FIELDS.get(analysis, ())
+            if names and all(n in fields for n in names):
+                self.results[analysis] = (frame_ms, {n: fields[n] for n in names})
+
+    def carried(self, analysis: str, source_ms: int) -> dict[str, Any] | None:
+        """The fields of ``analysis`` measured on ``source_ms`` (a copy), or None when this
+        state does not hold that result (a failed earlier batch, a missing feature)."""
+        held = self.results.get(analysis)
+        if held is None or held[0] != source_ms:
+            return None
+        return json.loads(json.dumps(held[1]))
+
+    def to_json(self) -> bytes:
+        """UTF-8 JSON of the state."""
+        return json.dumps({"results": {a: [ms, f] for a, (ms, f) in self.results.items()},
+                           "tracks": {str(t): v for t, v in self.tracks.items()}},
+                          ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "CarryState":
+        """The state :meth:`to_json` wrote. Raises ValueError for anything else."""
+        try:
+            raw = json.loads(data)
+            return cls(results={a: (int(ms), dict(f)) for a, (ms, f) in raw["results"].items()},
+                       tracks={int(t): dict(v) for t, v in raw.get("tracks", {}).items()})
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a carry state ({type(exc).__name__})") from None
+
+
+def carry_key(video_id: str, point: str) -> str:
+    """Storage key of the carry state stored at a commit point (``point``: the checkpoint ms
+    locally, ``b<batch>`` on AWS), under the video's ``frames/`` prefix (deleted with it)."""
+    return f"frames/{video_id}/carry-{point}.json"
+
+
+def unindexed_face_id(video_id: str, frame_ms: int, index: int) -> str:
+    """The ``face_id`` of tracked face ``index`` of a frame where it was detected but not
+    indexed (local tracker): a UUID (Rekognition's FaceId format) derived from the frame, so a
+    resumed ingest writes the same ids. It names this occurrence in the person records (face
+    count, screen time, remove-face, merge); it is not in the face collection, so it never
+    attracts other faces. (A face *carried over* keeps the id of the face it is: see
+    :func:`record_unindexed_faces`.)"""
+    return str(uuid.uuid5(_FACE_NAMESPACE, f"{video_id}:{frame_ms}:{index}"))
+
+
+_FACE_NAMESPACE = uuid.UUID("5b1b6a8e-7d4e-4c1f-9a51-3f0c2d6e9b70")  # reko's, fixed
+
+
+def record_unindexed_faces(persons: Any, video_id: str, frame_ms: int, span_ms: int,
+                           faces: list[dict[str, Any]]) -> None:
+    """Person records for a document's faces that were not indexed on this frame
+    (``embedded_ms`` ≠ ``frame_ms``), so persons' face counts and screen time cover every frame:
+
+    * a face *carried over* from an earlier frame (AWS planner) is that frame's face: its row's
+      ``span_ms`` grows to the end of this frame's span (idempotent: it only grows);
+    * a face the local tracker *measured* on this frame (a new id, :func:`unindexed_face_id`)
+      gets its own row, with its track's person, not ``good``, not associated with any user.
+
+    ``persons`` is a :class:`reko.pipeline.persons.PersonStore` (its ``records``)."""
+    from dataclasses import replace
+
+    from .person_records import FaceRow
+
+    for face in faces:
+        if face.get("embedded_ms") == frame_ms or not face.get("face_id"):
+            continue
+        row = persons.records.face(face["face_id"])
+        if row is not None and row.frame_ms != frame_ms:  # carried over: the source face's row
+            end_ms = frame_ms + span_ms
+            if row.frame_ms + row.span_ms < end_ms:
+                persons.records.put_face(replace(row, span_ms=end_ms - row.frame_ms))
+            continue
+        persons.records.put_face(FaceRow(
+            face_id=face["face_id"], person_id=face.get("person_id"), video_id=video_id,
+            frame_ms=frame_ms, span_ms=span_ms, box=dict(face["box"]),
+            confidence=float(face["confidence"]), good=False, associated=False))
+
+
+def tracked_faces(plan: PlannedFrame, state: CarryState) -> list[dict[str, Any]]:
+    """Document ``faces`` of a frame whose faces were not embedded (local tracker): the
+    detector's boxes measured on this frame, each with its track's identity (``face_id``,
+    ``person_id`` from the frame the track was embedded on, ``embedded_ms``); ``good`` is
+    False (the face shaped no person). Faces of tracks without an identity get
+    ``person_id`` None."""
+    out = []
+    for face in plan.faces or ():
+        ident = state.tracks.get(face.track_id, {})
+        out.append({"face_id": ident.get("face_id") or "", "person_id": ident.get("person_id"),
+                    "confidence": face.confidence, "box": dict(face.box), "good": False,
+                    "embedded_ms": ident.get("embedded_ms")})
+    return out
+
+
+def link_tracks(plan: PlannedFrame, faces: list[dict[str, Any]], state: CarryState) -> None:
+    """After IndexFaces ran on a tracked frame: give each track the identity of the indexed
+    face its box overlaps most (IoU ≥ :data:`TRACK_IOU`), and mark ``embedded_ms`` on those
+    faces."""
+    for face in faces:
+        face.setdefault("embedded_ms", plan.frame_ms)
+    for tracked in plan.faces or ():
+        best = max(faces, key=lambda f: _box_iou(f["box"], tracked.box), default=None)
+        if best is not None and _box_iou(best["box"], tracked.box) >= TRACK_IOU:
+            state.tracks[tracked.track_id] = {"face_id": best["face_id"],
+                                              "person_id": best["person_id"],
+                                              "embedded_ms": plan.frame_ms}
+        else:
+            state.tracks.setdefault(tracked.track_id, {"face_id": "", "person_id": None,
+                                                       "embedded_ms": plan.frame_ms})
+    live = {f.track_id for f in plan.faces or ()}
+    for tid in [t for t in state.tracks if t not in live]:
+        del state.tracks[tid]
+
+
+def merge_carried(plan: PlannedFrame, fields: dict[str, Any], carry: CarryState,
+                  features: list[str] | tuple[str, ...],
+                  video_id: str = "") -> tuple[dict[str, Any], list[str], dict[str, int]]:
+    """The fields of one planned frame: what its analyses returned (``fields``, from
+    :func:`~reko.pipeline.analyze.analyse_frame`) plus the results carried over from earlier
+    frames (from ``carry``) and, with the local tracker, this frame's tracked faces. Returns
+    (fields, the analyses that ran here, ``analysed_ms``). Shared by the local ingest and the
+    AWS batch consumer; a carried result that ``carry`` does not hold is left out (nothing is
+    invented)."""
+    fields = dict(fields)
+    ran = [a for a in plan.analyses if a in features
+           and (("face_records" in fields) if a == "faces" else
+                all(n in fields for n in CARRIED_FIELDS.get(a, ())))]
+    analysed_ms = {a: plan.frame_ms for a in ran}
+    for analysis, source_ms in plan.carried.items():
+        if analysis not in features:
+            continue
+        held = carry.carried(analysis, source_ms)
+        if held is not None:
+            fields.update(held)
+            analysed_ms[analysis] = source_ms
+    if plan.faces is not None and "faces" in features:
+        analysed_ms["faces"] = plan.frame_ms  # the tracker's detector measured this frame
+        if "faces" not in ran:
+            fields["faces"] = [{**face, "face_id": unindexed_face_id(video_id, plan.frame_ms, i)}
+                               for i, face in enumerate(tracked_faces(plan, carry))]
+            live = {face.track_id for face in plan.faces}
+            for track_id in [t for t in carry.tracks if t not in live]:
+                del carry.tracks[track_id]  # ended tracks
+    return fields, ran, analysed_ms
+
+
+# -- geometry helpers ---------------------------------------------------------------------------
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _box_iou(a: dict[str, float], b: dict[str, float]) -> float:
+    def ltrb(box):
+        return (box["Left"], box["Top"], box["Left"] + box["Width"], box["Top"] + box["Height"])
+    return _iou(ltrb(a), ltrb(b))
+
+
+def _near(a: Sequence[float], b: Sequence[float]) -> bool:
+    wa, wb = a[2] - a[0], b[2] - b[0]
+    if min(wa, wb) <= 0 or max(wa, wb) > 1.5 * min(wa, wb):
+        return False
+    dx = (a[0] + a[2]) / 2 - (b[0] + b[2]) / 2
+    dy = (a[1] + a[3]) / 2 - (b[1] + b[3]) / 2
+    return (dx * dx + dy * dy) ** 0.5 <= TRACK_MAX_SHIFT * max(wa, wb)
+
+
+def _patch(grey: np.ndarray, box: Sequence[float], side: int = 16) -> np.ndarray:
+    """Zero-mean, unit-norm side×side grey patch of a box (nearest-neighbour sampling)."""
+    h, w = grey.shape
+    x0, y0 = int(max(0, box[0])), int(max(0, box[1]))
+    x1, y1 = int(min(w, max(x0 + 1, box[2]))), int(min(h, max(y0 + 1, box[3])))
+    ys = np.linspace(y0, y1 - 1, side).astype(int)
+    xs = np.linspace(x0, x1 - 1, side).astype(int)
+    patch = grey[np.ix_(ys, xs)].astype(np.float32)
+    patch -= patch.mean()
+    norm = float(np.linalg.norm(patch))
+    return patch / norm if norm > 0 else patch
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum())
+
+
+def _ratios(box: Sequence[float], width: int, height: int) -> dict[str, float]:
+    left, top = max(0.0, box[0] / width), max(0.0, box[1] / height)
+    right, bottom = min(1.0, box[2] / width), min(1.0, box[3] / height)
+    return {"Width": round(right - left, 5), "Height": round(bottom - top, 5),
+            "Left": round(left, 5), "Top": round(top, 5)}

@@ -37,15 +37,20 @@ def test_a_static_shot_keeps_fewer_frames_than_it_samples(still_frames):
     assert still_frames.video_seconds == pytest.approx(8.0, abs=0.1)
 
 
-def test_calls_are_kept_frames_times_apis_and_naive_is_sampled_times_apis(still_frames):
+def test_calls_are_what_the_planner_sends_and_naive_is_sampled_times_apis(still_frames):
     prices = region_prices("us-east-1")
     full = estimate([still_frames], ALL, prices, 1.0)
     kept, sampled = still_frames.frames_kept, still_frames.frames_sampled
-    assert full.rekognition_calls == {"DetectText": kept, "IndexFaces": kept, "DetectLabels": kept,
-                                      "DetectModerationLabels": kept}
+    # one still shot: text on every kept frame (each is a caption change), labels and
+    # moderation once for the shot, faces once plus when a face-sized region changed 2 s later
+    assert still_frames.shots == 1
+    assert full.rekognition_calls == {"DetectText": kept, "IndexFaces": still_frames.frames_for("faces"),
+                                      "DetectLabels": 1, "DetectModerationLabels": 1}
+    assert 1 <= full.rekognition_calls["IndexFaces"] <= kept
     assert full.naive_calls == {api: sampled for api in full.rekognition_calls}
+    assert sum(full.rekognition_calls.values()) < sum(full.naive_calls.values()) / 3
     text_only = estimate([still_frames], ("text", "labels"), prices, 1.0)
-    assert text_only.rekognition_calls == {"DetectText": kept, "DetectLabels": kept}
+    assert text_only.rekognition_calls == {"DetectText": kept, "DetectLabels": 1}
     assert text_only.naive_calls == {"DetectText": sampled, "DetectLabels": sampled}
 
 
@@ -55,9 +60,10 @@ def test_cost_arithmetic_follows_the_price_table(still_frames):
     expected = sum(n * prices.rekognition_group_usd[REKOGNITION_GROUPS[api]].usd
                    for api, n in result.rekognition_calls.items())
     assert result.rekognition_cost_usd == pytest.approx(expected)
-    assert result.rekognition_calls["IndexFaces"] == 2 * still_frames.frames_kept
+    assert result.rekognition_calls["IndexFaces"] == 2 * still_frames.frames_for("faces")
     # first-tier prices of us-east-1: $0.001 per image in both groups
-    assert result.rekognition_cost_usd == pytest.approx(4 * 2 * still_frames.frames_kept * 0.001)
+    calls = sum(still_frames.frames_for(f) for f in ALL)
+    assert result.rekognition_cost_usd == pytest.approx(2 * calls * 0.001)
     assert result.naive_rekognition_cost_usd == pytest.approx(4 * 2 * still_frames.frames_sampled * 0.001)
     assert result.cost_usd == result.rekognition_cost_usd and result.mediaconvert_cost_usd is None
     hours = 2 * still_frames.video_seconds / 3600
@@ -119,9 +125,18 @@ def test_estimate_json_through_the_cli(demo_video, still_video, reko_env):
         assert key in out, key
     assert set(out["rekognition_calls"]) == set(out["naive_calls"]) == set(FEATURE_APIS.values())
     assert out["frames_kept"] < out["frames_sampled"]  # the still shot's near-duplicates
-    assert all(out["rekognition_calls"][api] == out["frames_kept"] for api in out["rekognition_calls"])
+    # calls: what the planner sends per API, per video and in total
+    for api in out["rekognition_calls"]:
+        assert out["rekognition_calls"][api] == sum(v["calls"][api] for v in out["videos"])
+        assert out["rekognition_calls"][api] <= out["frames_kept"]
+    assert out["rekognition_calls"]["DetectText"] == out["frames_kept"]
+    shots = sum(v["shots"] for v in out["videos"])
+    assert shots >= 4  # bikes, carphone, bigbuckbunny; the still photo
+    assert shots <= out["rekognition_calls"]["DetectLabels"] < out["frames_kept"]
     assert all(out["naive_calls"][api] == out["frames_sampled"] for api in out["naive_calls"])
-    assert out["cost_usd"] == pytest.approx(4 * out["frames_kept"] * 0.001)
+    total = sum(out["rekognition_calls"].values())
+    assert out["calls_vs_naive"] == pytest.approx(total / (4 * out["frames_sampled"]), abs=1e-4)
+    assert out["cost_usd"] == pytest.approx(total * 0.001)
     assert out["naive_cost_usd"] == pytest.approx(4 * out["frames_sampled"] * 0.001)
     assert out["video_seconds"] == pytest.approx(19.3 + 8.0, abs=0.3)
     assert out["cost_per_video_hour_usd"] == pytest.approx(out["cost_usd"] * 3600 / out["video_seconds"], rel=1e-3)

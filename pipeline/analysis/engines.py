@@ -13,7 +13,8 @@ The four engines behind :class:`~.local.LocalRekognition` follow one contract (:
 The engines, by name:
 
 * ``text`` — :class:`.ocr.OcrEngine`, behind ``detect_text``;
-* ``faces`` — :class:`.faces.FaceEngine`, behind ``detect_faces``, collections and users;
+* ``faces`` — :class:`.faces.FaceEngine`, behind ``detect_faces``, collections and users
+  (BlazeFace detection from mediapipe, dlib landmarks and embeddings);
 * ``labels`` — :class:`.labels.LabelDetector`, behind ``detect_labels``;
 * ``moderation`` — :class:`.moderation.ModerationEngine`, behind ``detect_moderation_labels``.
 
@@ -62,8 +63,9 @@ ENGINE_SPECS: dict[str, EngineSpec] = {spec.name: spec for spec in (
                "pip install 'reko[local]' (rapidocr-onnxruntime==1.4.4, tesserocr) and "
                "apt-get install tesseract-ocr-kor tesseract-ocr-eng (Debian/Ubuntu)"),
     EngineSpec("faces", "faces:FaceEngine",
-               "pip install dlib-bin face-recognition-models "
-               "(optionally: pip install --no-deps face-recognition==1.3.0)"),
+               "pip install dlib-bin face-recognition-models mediapipe==0.10.21 "
+               "(or pip install 'reko[faces]'; optionally: pip install --no-deps "
+               "face-recognition==1.3.0)"),
     EngineSpec("labels", "labels:LabelDetector",
                "bash infra/install-labels.sh (Node.js >= 18 and npm: apt-get install nodejs npm)"),
     EngineSpec("moderation", "moderation:ModerationEngine",

@@ -1,15 +1,25 @@
-"""Local face analysis: dlib HOG detection, 68-point landmarks, 128-d embeddings, and
-Rekognition-shaped ``FaceDetails``.
+"""Local face analysis: BlazeFace detection (mediapipe, :mod:`.blazeface`; dlib HOG as the
+alternative), dlib 68-point landmarks, dlib 128-d embeddings, and Rekognition-shaped
+``FaceDetails``.
 
-The models are the ones ``face_recognition`` 1.3.0 uses, shipped by the PyPI package
-``face-recognition-models`` and run by ``dlib`` (``dlib-bin`` wheel): no weights are downloaded
-at run time. They are loaded once per :class:`FaceEngine`, on first use.
+The identity models are the ones ``face_recognition`` 1.3.0 uses, shipped by the PyPI package
+``face-recognition-models`` and run by ``dlib`` (``dlib-bin`` wheel); the detector models ship
+inside the ``mediapipe`` 0.10.21 wheel: no weights are downloaded at run time. They are loaded
+once per :class:`FaceEngine`, on first use.
+
+Why BlazeFace for detection (measured in ``benchmarks/faces.py``): on a 720p frame it takes
+≈6–16 ms against ≈285 ms for dlib HOG at upsample 1, finds faces down to ≈58 px where HOG at
+upsample 0 needs ≈80 px, and its short-range model finds the blurred face of
+``carphone_distorted.mp4`` where HOG finds none. Landmarks and the embedding stay dlib's
+(the 5-point alignment and ResNet descriptor only need a box around the face).
 
 Everything that Rekognition reports in ratios of the image, or in 0–100 units, is mapped here:
 
-* ``BoundingBox`` — the HOG box (the square around eyebrows to lower lip that dlib's detector
-  was trained on) in ratios of image width/height, clamped to 0–1.
-* ``Confidence`` — from dlib's detection score (SVM margin) through :func:`score_to_confidence`.
+* ``BoundingBox`` — the detector's box (BlazeFace: forehead to chin; HOG: the square around
+  eyebrows to lower lip) in ratios of image width/height, clamped to 0–1.
+* ``Confidence`` — BlazeFace: :attr:`.blazeface.FaceBox.confidence` (its score, capped by a
+  HOG check on the face's crop); HOG: dlib's detection score (SVM margin)
+  through :func:`score_to_confidence`.
 * ``Landmarks`` — Rekognition's landmark types placed on dlib's 68 iBUG-300W points
   (:data:`LANDMARK_POINTS`).
 * ``Pose`` — roll/yaw/pitch in degrees from ``cv2.solvePnP`` of six landmarks against a generic
@@ -120,6 +130,17 @@ ATTRIBUTE_VALUES = frozenset({
     "EYES_OPEN", "GENDER", "MOUTH_OPEN", "MUSTACHE", "FACE_OCCLUDED", "SMILE", "SUNGLASSES"})
 
 
+#: Face detectors :class:`FaceEngine` can use (``detector=``): BlazeFace (default) or dlib HOG.
+DETECTORS = ("blazeface", "hog")
+
+#: dlib's shape predictors were trained on HOG boxes; a BlazeFace box (forehead to chin) is
+#: moved onto the HOG box of the same face before landmarks are fitted: offsets of (left, top,
+#: right, bottom) as fractions of the BlazeFace box's width/height. Measured as the mean offset
+#: over 24 faces both detectors found (face_recognition's 4 portraits, carphone_pristine at
+#: 5 fps upscaled 2×; std 0.07–0.09): −0.035, −0.118, 0.0, −0.085.
+BLAZE_TO_HOG_BOX = (-0.035, -0.118, 0.0, -0.085)
+
+
 @dataclass
 class DetectedFace:
     """One face found by :meth:`FaceEngine.detect`.
@@ -128,9 +149,10 @@ class DetectedFace:
     downscaled copy).
 
     Attributes:
-        box_px: (left, top, right, bottom) of the HOG box, floats, may extend past the image.
-        score: dlib's detection score (SVM margin; 0 is dlib's default threshold).
-        confidence: 0–100, :func:`score_to_confidence` of ``score``.
+        box_px: (left, top, right, bottom) of the detector's box, floats (HOG boxes may extend
+            past the image).
+        score: BlazeFace's score 0–1, or dlib's HOG score (SVM margin; 0 is dlib's threshold).
+        confidence: 0–100: :attr:`.blazeface.FaceBox.confidence` (BlazeFace, HOG-checked), or :func:`score_to_confidence` of a HOG score.
         landmarks_px: 68×2 float array of (x, y), dlib/iBUG-300W point order.
         embedding: 128 float32, dlib ResNet descriptor (same-person distance < ≈0.5).
         pose: {"Roll", "Yaw", "Pitch"} in degrees, see :func:`estimate_pose`.
@@ -300,11 +322,13 @@ def face_detail(face: DetectedFace, attributes: Iterable[str] | None = None) -> 
 
 
 class FaceEngine:
-    """dlib face detector + landmarks + embedder, loaded once per instance by :meth:`load` or
+    """Face detector + dlib landmarks + embedder, loaded once per instance by :meth:`load` or
     the first :meth:`detect`; :meth:`close` drops them.
 
     Args:
-        upsample: HOG upsampling passes; ``None`` (default) picks 1 for frames whose shorter
+        detector: ``"blazeface"`` (default, :mod:`.blazeface`) or ``"hog"`` (dlib's HOG, the
+            detector before issue 14; kept for comparison in ``benchmarks/faces.py``).
+        upsample: HOG upsampling passes (HOG only); ``None`` (default) picks 1 for frames whose shorter
             side is < :data:`SMALL_FRAME_PX` (faces ≥ ≈40 px) and 0 otherwise (faces ≥ ≈80 px;
             65 ms per 720p frame vs ≈4× that with 1).
         min_score: lowest dlib detection score kept (:data:`MIN_DETECTION_SCORE`).
@@ -314,11 +338,16 @@ class FaceEngine:
         num_jitters: re-samplings per embedding (``face_recognition``'s ``num_jitters``; 1).
 
     Raises (on first use):
-        AnalyzerError: dlib, face_recognition_models or the model files are missing.
+        AnalyzerError: dlib, face_recognition_models, mediapipe or the model files are missing.
     """
 
     def __init__(self, upsample: int | None = None, min_score: float = MIN_DETECTION_SCORE,
-                 max_side_px: int | None = 1920, num_jitters: int = 1):
+                 max_side_px: int | None = 1920, num_jitters: int = 1,
+                 detector: str = "blazeface"):
+        if detector not in DETECTORS:
+            raise AnalyzerError(f"unknown face detector {detector!r}: use one of {DETECTORS}")
+        self.detector = detector
+        self._blaze = None
         self.upsample = upsample
         self.min_score = float(min_score)
         self.max_side_px = max_side_px
@@ -333,6 +362,10 @@ class FaceEngine:
         if self._models is None:
             with self._lock:
                 if self._models is None:
+                    if self.detector == "blazeface":
+                        from .blazeface import BlazeFaceDetector
+
+                        self._blaze = BlazeFaceDetector().load()
                     self._models = _load_models()
         return self._models
 
@@ -349,6 +382,30 @@ class FaceEngine:
         """Drop the models (a later :meth:`detect` loads them again)."""
         with self._lock, self._run_lock:
             self._models = None
+            if self._blaze is not None:
+                self._blaze.close()
+                self._blaze = None
+
+    def find(self, image: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Detection only (no landmarks, no embedding): ``[(box_px, confidence)]`` for an RGB
+        uint8 H×W×3 image, box (left, top, right, bottom) in its pixels, confidence 0–100,
+        highest first. BlazeFace: ≈6–16 ms per 720p frame; what the local planner's face
+        tracker runs on every sampled frame.
+
+        Raises:
+            AnalyzerError: the models are missing, or ``image`` is not H×W×3 uint8.
+        """
+        detector = self._load()[0]
+        image = as_rgb(image, "face detection")
+        with self._run_lock:
+            if self._blaze is not None:
+                return [(f.box_px, f.confidence) for f in self._blaze.detect(image)]
+            h, w = image.shape[:2]
+            rects, scores, _ = detector.run(np.ascontiguousarray(image), self.upsample_for(w, h),
+                                            self.min_score)
+            found = [((r.left(), r.top(), r.right() + 1, r.bottom() + 1), score_to_confidence(s))
+                     for r, s in zip(rects, scores)]
+        return sorted(found, key=lambda f: -f[1])
 
     def upsample_for(self, width: int, height: int) -> int:
         """HOG upsampling used for a ``width``×``height`` image (see the class doc)."""
@@ -385,13 +442,20 @@ class FaceEngine:
                               interpolation=cv2.INTER_AREA)
         work = np.ascontiguousarray(work)
         h, w = work.shape[:2]
-        rects, scores, kinds = detector.run(work, self.upsample_for(full_w, full_h), self.min_score)
+        if self._blaze is not None:
+            blaze = self._blaze.detect(work)
+            rects = [_hog_like_rect(dlib, f.box_px) for f in blaze]
+            scores, kinds = [f.score for f in blaze], [0] * len(blaze)
+            confidences = [f.confidence for f in blaze]
+        else:
+            rects, scores, kinds = detector.run(work, self.upsample_for(full_w, full_h), self.min_score)
+            confidences = [score_to_confidence(score) for score in scores]
         if not len(rects):
             return []
         gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
         faces = []
         shapes5 = dlib.full_object_detections()
-        for rect, score, kind in zip(rects, scores, kinds):
+        for rect, score, kind, confidence in zip(rects, scores, kinds, confidences):
             shape68 = sp68(work, rect)
             pts = np.array([(p.x, p.y) for p in shape68.parts()], dtype=np.float64)
             shapes5.append(sp5(work, rect))
@@ -401,7 +465,7 @@ class FaceEngine:
             box = (rect.left() / scale, rect.top() / scale,
                    (rect.right() + 1) / scale, (rect.bottom() + 1) / scale)
             faces.append(DetectedFace(
-                box_px=box, score=float(score), confidence=score_to_confidence(score),
+                box_px=box, score=float(score), confidence=confidence,
                 landmarks_px=pts / scale, embedding=np.zeros(128, np.float32),
                 pose=estimate_pose(pts, w, h), brightness=brightness_0_100(crop),
                 sharpness=sharpness_0_100(crop), image_width=full_w, image_height=full_h,
@@ -409,8 +473,17 @@ class FaceEngine:
         descriptors = encoder.compute_face_descriptor(work, shapes5, self.num_jitters)
         for face, desc in zip(faces, descriptors):
             face.embedding = np.asarray(desc, dtype=np.float32)
-        faces.sort(key=lambda f: -f.score)
+        faces.sort(key=lambda f: -f.confidence)
         return faces
+
+
+def _hog_like_rect(dlib: Any, box: Sequence[float]) -> Any:
+    """The dlib rectangle where HOG would put the face of a BlazeFace ``box`` (left, top,
+    right, bottom px), by :data:`BLAZE_TO_HOG_BOX`."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    dl, dt, dr, db = BLAZE_TO_HOG_BOX
+    return dlib.rectangle(int(round(box[0] + dl * width)), int(round(box[1] + dt * height)),
+                          int(round(box[2] + dr * width)) - 1, int(round(box[3] + db * height)) - 1)
 
 
 def _load_models() -> tuple:

