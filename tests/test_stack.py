@@ -357,6 +357,26 @@ def test_a_clip_is_cut_by_mediaconvert_input_clippings(stack, demo_video, monkey
     assert int(np.argmin(distances)) == 3, distances  # its first frame is the StartTimecode frame
 
 
+def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_video):
+    _, status = stack
+    mediaconvert = _client(status, "mediaconvert")
+    with pytest.raises(mediaconvert.exceptions.NotFoundException) as caught:
+        mediaconvert.get_job(Id="1700000000000-nosuch")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    first = mediaconvert.list_jobs(MaxResults=1, Order="ASCENDING")
+    assert len(first["Jobs"]) == 1 and first["NextToken"]
+    job = first["Jobs"][0]  # the upload's job: frame capture + proxy, in the stack's queue
+    assert job["UserMetadata"] == {"video_id": content_id(demo_video), "kind": "ingest"}
+    assert job["Queue"] == f"arn:aws:mediaconvert:us-east-1:123456789012:queues/{NAME}"
+    assert job["Status"] == "COMPLETE" and job["CreatedAt"].year >= 2024
+    assert mediaconvert.get_job(Id=job["Id"])["Job"]["Settings"] == job["Settings"]
+    following = mediaconvert.list_jobs(MaxResults=1, Order="ASCENDING", NextToken=first["NextToken"])
+    assert following["Jobs"][0]["Id"] != job["Id"]
+    with pytest.raises(mediaconvert.exceptions.BadRequestException):  # the stand-in's model check
+        mediaconvert.create_job(Role="arn:aws:iam::123456789012:role/x", Settings={"Inputs": [
+            {"FileInput": "s3://b/k.mp4", "TimecodeSource": "NOT_A_SOURCE"}]})
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "pipeline/aws/ingest.py records the video's fps as REKO_SAMPLE_FPS (1.0), so Reko.remote_clip "
     "computes the InputClippings timecodes at 1 fps: clips start on a whole second and end one "

@@ -248,6 +248,11 @@ class Stack:
             if state is not None:
                 moto = state["components"].get("moto")
                 if moto and _alive(moto["pid"]):
+                    differs = {k: v for k, v in config.parameters.items() if state["parameters"].get(k) != str(v)}
+                    if differs or (config.overrides and config.overrides != state["overrides"]):
+                        self.echo(f"stack {self.name} is already up with other settings "
+                                  f"({state['parameters']}, overrides {state['overrides']}); they are kept: "
+                                  f"reko stack down first to change them")
                     return self._revive(state)
                 self.echo(f"stack {self.name}: moto is gone (its data with it); starting again")
                 self._down(state)
