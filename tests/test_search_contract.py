@@ -412,3 +412,16 @@ def test_moment_results_match_a_brute_force_join(make_backend, request):
             result = index.search(query)
             assert set(keys(result)) == expected, (kind, query)
             assert result.total_frames == len(expected) and expected
+
+
+def test_moment_with_thousands_of_windows(make_backend):
+    """2,100 anchor frames and 2,500 person frames, each anchor 2 s from a person: the windowed
+    reads must be split (OpenSearch caps a query at 1,024 clauses) and still find every one."""
+    for kind in ("sqlite", "opensearch"):
+        index = make_backend(kind)
+        index.index_frames([span_doc("w", i * 10_000, i * 10_000 + 1000, "앵커 멘트") for i in range(2100)] +
+                           [span_doc("w", i * 10_000 + 3000, i * 10_000 + 4000, persons=["pz"]) for i in range(2500)])
+        found = index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=2000, limit_frames=50))
+        assert found.total_frames == 2100 and len(found.hits) == 50, kind
+        assert all(h.near[0].frame_ms == h.doc["frame_ms"] + 3000 for h in found.hits)
+        assert index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=1999)).total_frames == 0

@@ -91,9 +91,12 @@ def scan_body(clause: dict[str, Any], sort: list[dict[str, Any]], size: int,
 # -- moments (issue 15): semantics in base.py, the shared join in moments.py ----------------
 
 #: leaf clauses of window filters per request: OpenSearch rejects a query of more than
-#: ``indices.query.bool.max_clause_count`` (1024 by default) leaves; the clause's own leaves
-#: (terms, filters) need room too
+#: ``indices.query.bool.max_clause_count`` (1024 by default) leaves (Lucene counts every leaf
+#: of the rewritten tree); the clause's own leaves (terms, filters) need room too
 MAX_WINDOW_LEAVES = 900
+#: leaves one ``range`` on a numeric field costs: OpenSearch runs it as Lucene's
+#: ``IndexOrDocValuesQuery`` (a points query and a doc-values query, both counted)
+RANGE_LEAVES = 2
 #: the sort of a span scan: unique per document by its first two keys (so ``search_after``
 #: pages never skip or repeat); the last two only carry the span, so the hit needs no fetch
 SPAN_SORT: list[dict[str, str]] = [{"video_id": "asc"}, {"frame_ms": "asc"}, {"start_ms": "asc"},
@@ -129,7 +132,8 @@ def spans_body(clause: dict[str, Any], size: int, after: list[Any] | None = None
 def window_filters(windows: dict[str, list[tuple[int, int]]], max_span_ms: int,
                    max_leaves: int = MAX_WINDOW_LEAVES) -> list[dict[str, Any]]:
     """Filters for the frames whose span may intersect one of ``windows`` (``{video_id:
-    [(lo_ms, hi_ms), ...]}``), split so that none has more than ``max_leaves`` leaf clauses:
+    [(lo_ms, hi_ms), ...]}``), split so that none has more than ``max_leaves`` leaf clauses as
+    Lucene counts them (a ``term`` 1, a ``range`` :data:`RANGE_LEAVES`):
     per video a ``term`` on ``video_id`` and one ``range`` on ``start_ms`` per window, ``lo -
     max_span_ms .. hi`` (a frame that intersects ``[lo, hi]`` starts there, since no frame is
     longer than ``max_span_ms``; the exact distance is checked afterwards). Each filter is a
@@ -137,17 +141,19 @@ def window_filters(windows: dict[str, list[tuple[int, int]]], max_span_ms: int,
     filters: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     leaves = 0
+    per_part = (max_leaves - 1) // RANGE_LEAVES
     for video_id in sorted(windows):
         spans = windows[video_id]
-        for i in range(0, len(spans), max_leaves - 1):
-            part = spans[i:i + max_leaves - 1]
-            if current and leaves + 1 + len(part) > max_leaves:
+        for i in range(0, len(spans), per_part):
+            part = spans[i:i + per_part]
+            cost = 1 + RANGE_LEAVES * len(part)
+            if current and leaves + cost > max_leaves:
                 filters.append({"bool": {"should": current, "minimum_should_match": 1}})
                 current, leaves = [], 0
             current.append({"bool": {"filter": [{"term": {"video_id": video_id}}], "should": [
                 {"range": {"start_ms": {"gte": lo - max_span_ms, "lte": hi}}} for lo, hi in part],
                 "minimum_should_match": 1}})
-            leaves += 1 + len(part)
+            leaves += cost
     if current:
         filters.append({"bool": {"should": current, "minimum_should_match": 1}})
     return filters
