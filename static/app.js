@@ -1049,7 +1049,7 @@ function startUpload() {
 function cancelUpload() {
   state.pendingFile = null;
   $("#pending-upload").hidden = true;
-  $("#file-input").focus();
+  $("#choose-video").focus();
 }
 
 function uploadRow(file) {
@@ -1133,6 +1133,13 @@ function wireFileInput(input, onFile) {
   input.addEventListener("change", (e) => { const f = e.target.files[0]; e.target.value = ""; if (f) onFile(f); });
 }
 
+// A real button opens each (hidden) file input: keyboard users press Enter or Space on it.
+function wireFileButtons() {
+  for (const button of document.querySelectorAll("[data-file]")) {
+    button.addEventListener("click", () => $(`#${button.dataset.file}`).click());
+  }
+}
+
 function wireDropzone() {
   const zone = $("#dropzone");
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
@@ -1185,6 +1192,7 @@ document.addEventListener("DOMContentLoaded", () => {
   wireFileInput($("#people-photo"), (f) => searchByPhoto(f, $("#people-status")));
   $("#upload-start").addEventListener("click", startUpload);
   $("#upload-cancel").addEventListener("click", cancelUpload);
+  wireFileButtons();
   wireDropzone();
   wirePlayer();
   wireVideoPage();

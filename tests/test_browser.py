@@ -85,7 +85,7 @@ def test_keyboard_only_upload_with_real_progress_then_search_play_download_no_sc
     video = media_files["upload"]
     page.goto(base + "/#/upload")
     page.wait_for_selector("#view-upload:not([hidden])")
-    tab_to(page, "#file-input")
+    tab_to(page, "#choose-video")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     chooser.value.set_files(str(video))
@@ -174,8 +174,8 @@ def test_keyboard_only_search_by_photo_and_rename_a_person(server, page, tmp_pat
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(media.encode_jpeg(frame.image))
     page.goto(base + "/#/search")
-    page.wait_for_selector("#q")
-    tab_to(page, "#search-photo")
+    page.wait_for_function("() => document.querySelector('#search-summary').textContent.length > 0")
+    tab_to(page, "#search-photo-button")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     chooser.value.set_files(str(photo))
