@@ -160,3 +160,16 @@ def test_restrict_adds_filters_and_keeps_the_scored_part():
     assert restricted["bool"]["must"] == clause["bool"]["must"]
     assert restricted["bool"]["filter"] == [*clause["bool"]["filter"], {"ids": {"values": ["v1:0"]}}]
     assert clause["bool"]["filter"] == [bi("서울"), terms("label_names", ["car"])]  # not modified
+
+
+def test_bucket_filters_cover_every_window_with_one_terms_clause():
+    from reko.pipeline.index.opensearch_schema import MOMENT_BUCKET_MS, bucket_keys, to_source
+
+    assert MOMENT_BUCKET_MS == 10_000
+    assert bucket_keys("v1", 9_500, 20_000) == ["v1:0", "v1:1", "v1:2"]  # closed span: 20 000 is in bucket 2
+    (f,) = q.bucket_filters({"v1": [(0, 4000), (25_000, 31_000)], "v2": [(5000, 5000)]})
+    assert f == {"terms": {"moment_buckets": ["v1:0", "v1:2", "v1:3", "v2:0"]}}
+    source = to_source({"video_id": "v1", "frame_ms": 80_000, "start_ms": 80_000, "end_ms": 140_000, "text_lines": []})
+    assert source["moment_buckets"] == [f"v1:{k}" for k in range(8, 15)]  # a long static shot
+    many = {f"v{i}": [(0, 10 * MOMENT_BUCKET_MS)] for i in range(7000)}  # 77,000 keys
+    assert [len(f["terms"]["moment_buckets"]) for f in q.bucket_filters(many)] == [65_536, 77_000 - 65_536]

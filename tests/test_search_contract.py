@@ -397,8 +397,10 @@ def test_moment_results_match_a_brute_force_join(make_backend, request):
         return ((not text or text in d["text"]) and (not persons or set(persons) & set(d["person_ids"]))
                 and (not labels or set(labels) & set(d["label_names"])))
 
-    for kind in ("sqlite", "opensearch"):
-        index = make_backend(kind)
+    for kind in ("sqlite", "opensearch", "opensearch-ranges"):
+        index = make_backend(kind.split("-")[0])
+        if kind == "opensearch-ranges":
+            index._buckets = False  # as an index made before moment_buckets
         index.index_frames(docs)
         for query in cases:
             expected = set()
@@ -414,11 +416,15 @@ def test_moment_results_match_a_brute_force_join(make_backend, request):
             assert result.total_frames == len(expected) and expected
 
 
-def test_moment_with_thousands_of_windows(make_backend):
+@pytest.mark.parametrize("buckets", [True, False], ids=["buckets", "ranges"])
+def test_moment_with_thousands_of_windows(make_backend, buckets):
     """2,100 anchor frames and 2,500 person frames, each anchor 2 s from a person: the windowed
-    reads must be split (OpenSearch caps a query at 1,024 clauses) and still find every one."""
+    reads must be split (OpenSearch caps a query at 1,024 clauses) and still find every one.
+    On OpenSearch, with the time-bucket field and without it (an index made before it: ranges)."""
     for kind in ("sqlite", "opensearch"):
         index = make_backend(kind)
+        if kind == "opensearch":
+            index._buckets = buckets
         index.index_frames([span_doc("w", i * 10_000, i * 10_000 + 1000, "앵커 멘트") for i in range(2100)] +
                            [span_doc("w", i * 10_000 + 3000, i * 10_000 + 4000, persons=["pz"]) for i in range(2500)])
         found = index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=2000, limit_frames=50))

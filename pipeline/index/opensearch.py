@@ -33,9 +33,9 @@ from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, Searc
 from .opensearch_bulk import (BATCH_DOCS, BULK_ATTEMPTS, BULK_BACKOFF_S, BULK_CHUNK_DOCS,
                               RETRYABLE_STATUS, doc_id, index_actions, send_bulk)
 from .moments import Windows, find_moments
-from .opensearch_query import (HIT_SORT, build_query, count_body, facets_body, hits_body, max_span_body,
-                               restrict, scan_body, spans_body, window_filters)
-from .opensearch_schema import (DERIVED_FIELDS, FACET_FIELDS, FACET_SIZE, MAPPING_VERSION,
+from .opensearch_query import (HIT_SORT, bucket_filters, build_query, count_body, facets_body, hits_body,
+                               max_span_body, restrict, scan_body, spans_body, window_filters)
+from .opensearch_schema import (DERIVED_FIELDS, FACET_FIELDS, FACET_SIZE, MAPPING_VERSION, MOMENT_BUCKET_MS,
                                 MAPPINGS, SETTINGS, facet_aggs, facet_values, index_template,
                                 strip_derived, to_source)
 
@@ -154,6 +154,7 @@ class OpenSearchIndex(IndexBackend):
         self.timeout_s = timeout_s
         self._client = client
         self._ready = False
+        self._buckets: bool | None = None  # moment_buckets in every index (has_moment_buckets)
         self._lock = threading.RLock()
 
     # -- connection and index lifecycle -------------------------------------------------
@@ -250,6 +251,7 @@ class OpenSearchIndex(IndexBackend):
         except OpenSearchException as exc:
             raise self._fail(f"switch the alias {self.alias} to {self.index}", exc) from None
         self._ready = True
+        self._buckets = None
         return copied
 
     def drop(self) -> None:
@@ -267,6 +269,7 @@ class OpenSearchIndex(IndexBackend):
         except NotFoundError:
             pass
         self._ready = False
+        self._buckets = None
 
     def refresh(self) -> None:
         """Make every write so far visible to search."""
@@ -403,6 +406,20 @@ class OpenSearchIndex(IndexBackend):
 
     # -- moments (issue 15): the semantics are in base.py, the shared join in moments.py ----
 
+    def has_moment_buckets(self) -> bool:
+        """Whether every index behind the alias was created with the ``moment_buckets`` field
+        (its mapping's ``_meta.reko_moment_buckets_ms`` is :data:`MOMENT_BUCKET_MS`), so every
+        document has it. Asked once per instance (an index never gains it: reindex instead)."""
+        if self._buckets is None:
+            try:
+                mappings = self.client.indices.get_mapping(index=self.alias)
+            except OpenSearchException as exc:
+                raise self._fail("read the mapping", exc) from None
+            self._buckets = bool(mappings) and all(
+                m.get("mappings", {}).get("_meta", {}).get("reko_moment_buckets_ms") == MOMENT_BUCKET_MS
+                for m in mappings.values())
+        return self._buckets
+
     def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run ``bodies`` in one ``_msearch`` round trip; the responses in order."""
         if not bodies:
@@ -530,6 +547,8 @@ class _OpenSearchMoments:
         base = build_query(clause)
         if within is None:
             queries = [base]
+        elif self.index.has_moment_buckets():
+            queries = [restrict(base, f) for f in bucket_filters(within)]
         else:
             if self._max_span is None:
                 self._max_span = int(self.index._msearch([max_span_body()])[0]["aggregations"]["max_span"]["value"] or 0)

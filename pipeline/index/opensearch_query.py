@@ -159,6 +159,23 @@ def window_filters(windows: dict[str, list[tuple[int, int]]], max_span_ms: int,
     return filters
 
 
+MAX_TERMS_PER_CLAUSE = 65_536  #: OpenSearch's ``index.max_terms_count`` default
+
+
+def bucket_filters(windows: dict[str, list[tuple[int, int]]]) -> list[dict[str, Any]]:
+    """Filters for the frames whose span intersects one of ``windows``, on an index with
+    ``moment_buckets`` (:func:`.opensearch_schema.bucket_keys`): one ``terms`` clause of the
+    windows' bucket keys per :data:`MAX_TERMS_PER_CLAUSE` keys (a frame that intersects a
+    window shares a bucket with it; the buckets may also admit frames up to one bucket away,
+    which the exact join discards). Each filter is one request's worth."""
+    from .opensearch_schema import bucket_keys
+
+    keys = sorted({key for video_id, spans in windows.items() for lo, hi in spans
+                   for key in bucket_keys(video_id, lo, hi)})
+    return [{"terms": {"moment_buckets": keys[i:i + MAX_TERMS_PER_CLAUSE]}}
+            for i in range(0, len(keys), MAX_TERMS_PER_CLAUSE)]
+
+
 def restrict(clause: dict[str, Any], *filters: dict[str, Any]) -> dict[str, Any]:
     """``clause`` (a :func:`build_query` ``bool``) with ``filters`` added to its filter
     context: same scores, fewer matches."""

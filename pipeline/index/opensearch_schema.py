@@ -9,7 +9,13 @@ bigrams and unigrams for one- and two-character terms), see :mod:`.opensearch_qu
 The stored document (``_source``) is the frame document as given, plus two derived fields that
 reko computes and strips from what it returns (:data:`DERIVED_FIELDS`): ``search_text`` (the
 normalised text the substring search runs on; OpenSearch has no NFKC without the ICU plugin)
-and ``duration_ms`` (``end_ms - start_ms``, summed for "screen time" in Dashboards).
+``duration_ms`` (``end_ms - start_ms``, summed for "screen time" in Dashboards) and
+``moment_buckets`` (issue 15: the ``<video_id>:<k>`` keys of the :data:`MOMENT_BUCKET_MS`
+time buckets the frame's span touches, so a moment query finds the frames near given times
+with one ``terms`` clause instead of thousands of ranges). The bucket field was added to the
+mapping of version 1; an index created before it lacks it (its ``_meta`` has no
+``reko_moment_buckets_ms``) and moment queries there fall back to ranges (correct, slower)
+until ``reko reindex`` copies it into a fresh index.
 
 Pure data and functions: no client, no connection.
 """
@@ -21,7 +27,8 @@ from typing import Any
 from .sqlite import indexed_text
 
 MAPPING_VERSION = 1  #: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly
-DERIVED_FIELDS = ("search_text", "duration_ms")  #: computed at index time, never returned
+DERIVED_FIELDS = ("search_text", "duration_ms", "moment_buckets")  #: computed at index time, never returned
+MOMENT_BUCKET_MS = 10_000  #: width of the time buckets of ``moment_buckets`` (ms)
 #: facet name (as in :class:`SearchResult.facets`) → the exact-spelling keyword field it counts
 FACET_FIELDS = {"label_names": "label_names.raw", "person_ids": "person_ids.raw"}
 FACET_SIZE = 50  #: facet values returned per field, most frequent first (same in sqlite.py)
@@ -60,13 +67,15 @@ _STORED_ONLY = {"type": "object", "enabled": False}  # kept in _source, not inde
 #: Field mappings of a frame document (see docs/architecture.md "Frame documents").
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,  # unknown fields are kept in _source but not indexed (no mapping explosion)
-    "_meta": {"reko_mapping_version": MAPPING_VERSION},
+    "_meta": {"reko_mapping_version": MAPPING_VERSION, "reko_moment_buckets_ms": MOMENT_BUCKET_MS},
     "properties": {
         "video_id": {"type": "keyword"},
         "frame_ms": {"type": "long"},
         "start_ms": {"type": "long"},
         "end_ms": {"type": "long"},
         "duration_ms": {"type": "long"},
+        # "<video_id>:<k>" for every MOMENT_BUCKET_MS bucket k the span touches (moments)
+        "moment_buckets": {"type": "keyword"},
         "frame_uri": {"type": "keyword", "index": False},
         "width": {"type": "integer"},
         "height": {"type": "integer"},
@@ -123,8 +132,16 @@ def facet_values(response: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 def to_source(doc: dict[str, Any]) -> dict[str, Any]:
     """The ``_source`` stored for a frame document: the document plus :data:`DERIVED_FIELDS`."""
-    return {**doc, "search_text": indexed_text(doc),
-            "duration_ms": int(doc["end_ms"]) - int(doc["start_ms"])}
+    start, end = int(doc["start_ms"]), int(doc["end_ms"])
+    return {**doc, "search_text": indexed_text(doc), "duration_ms": end - start,
+            "moment_buckets": bucket_keys(doc["video_id"], start, end)}
+
+
+def bucket_keys(video_id: str, lo_ms: int, hi_ms: int) -> list[str]:
+    """The ``moment_buckets`` keys of the closed span ``[lo_ms, hi_ms]`` of ``video_id``:
+    ``"<video_id>:<k>"`` for ``k`` from ``lo_ms // MOMENT_BUCKET_MS`` to ``hi_ms //
+    MOMENT_BUCKET_MS``. Two spans that intersect share a key."""
+    return [f"{video_id}:{k}" for k in range(max(0, lo_ms) // MOMENT_BUCKET_MS, max(0, hi_ms) // MOMENT_BUCKET_MS + 1)]
 
 
 def strip_derived(source: dict[str, Any]) -> dict[str, Any]:
