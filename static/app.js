@@ -727,6 +727,7 @@ async function loadMoment(index) {
     video.addEventListener("loadedmetadata", start, { once: true });
   } else start();
   const info = await videoInfo(seg.video_id);
+  if (state.playlist[state.current] !== seg) return; // another moment was chosen meanwhile
   state.frameMs = info && info.fps ? 1000 / info.fps : 40;
   state.duration = info?.duration_ms || seg.end_ms;
   updateInOut();
