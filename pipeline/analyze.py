@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from ..errors import AnalyzerError
 from .analysis import make_client
@@ -57,8 +57,12 @@ def text_fields(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[str],
-                  collection_id: str, client: Any = None) -> dict[str, Any]:
-    """Analyse one frame (JPEG bytes) with the requested ``features``.
+                  collection_id: str, client: Any = None,
+                  text_bands: Sequence[dict[str, float]] | None = None) -> dict[str, Any]:
+    """Analyse one frame (JPEG bytes) with the requested ``features``. ``text_bands``
+    (``BoundingBox`` ratios) limits text to those regions (DetectText ``RegionsOfInterest``:
+    the planner's changed bands; the lines elsewhere carry over, see
+    :func:`reko.pipeline.planner.merge_carried`).
 
     Returns document fields (``text``, ``text_lines`` …), ``face_records`` (IndexFaces
     ``FaceRecords``, assigned to persons by the ingest process), ``analysis_ms`` (ms per
@@ -82,7 +86,9 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
             fields["analysis_ms"][op] = (time.perf_counter() - started) * 1000
 
     if "text" in features:
-        fields.update(text_fields(timed("detect_text", lambda: client.detect_text(Image=image))))
+        extra = ({"Filters": {"RegionsOfInterest": [{"BoundingBox": dict(b)} for b in text_bands]}}
+                 if text_bands else {})
+        fields.update(text_fields(timed("detect_text", lambda: client.detect_text(Image=image, **extra))))
     if "faces" in features:
         try:
             response = timed("index_faces", lambda: client.index_faces(

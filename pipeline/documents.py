@@ -30,12 +30,14 @@ class BoundingBox(TypedDict):
     Top: float
 
 
-class TextLine(TypedDict):
-    """A LINE of DetectText: ``text``, ``confidence`` 0–100, ``box``."""
+class TextLine(TypedDict, total=False):
+    """A LINE of DetectText: ``text``, ``confidence`` 0–100, ``box``; ``analysed_ms`` when
+    the line was read on an earlier frame and carried over (its region did not change)."""
 
     text: str
     confidence: float
     box: BoundingBox
+    analysed_ms: int
 
 
 class Label(TypedDict):

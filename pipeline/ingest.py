@@ -321,7 +321,7 @@ class Ingestor:
                 if analyses:
                     kept.future = self._executor().submit(
                         analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
-                        frame.pts_ms, analyses, settings.face_collection)
+                        frame.pts_ms, analyses, settings.face_collection, None, plan.text_bands)
                 else:  # everything carries over (or comes from the tracker): no worker call
                     kept.future = Future()
                     kept.future.set_result({})

@@ -78,11 +78,17 @@ REFRESH_FRACTION = 0.5
 #: clip as the cost/recall trade (every label of the label tests is still found per video).
 REFRESH_MIN_MS = 4000
 
-#: Without a face tracker, IndexFaces runs again when at least this many fingerprint cells
-#: changed since it last ran: a 58 px face (the smallest BlazeFace full range finds at 720p)
-#: covers ≈6×6 cells of 10×10 px …
+#: Without a face tracker, IndexFaces runs again in a still shot when a connected region of at
+#: least this many fingerprint cells changed since it last ran: a 58 px face (the smallest
+#: BlazeFace full range finds at 720p) covers ≈6×6 cells of 10×10 px …
 FACE_CHANGE_CELLS = 36
-#: … and at least this long after it (ms).
+#: … whose bounding box is at most this much wider than tall (a face, a person, a picture in
+#: picture; a caption band of the benchmark clip is 8–30 times wider than tall) …
+FACE_MAX_ASPECT = 2.0
+#: … in a shot that is still: at most this fraction of the cells changed since the previous
+#: sample (talking heads in carphone change 0.07–0.17, street footage 0.24–0.65) …
+STILL_FRACTION = 0.2
+#: … and at least this long after it last ran (ms).
 FACE_REFRESH_MIN_MS = 2000
 
 #: With a face tracker: a track's identity (embedding → person) is refreshed when older than
@@ -104,6 +110,15 @@ TRACK_IOU = 0.3
 #: :data:`TRACK_APPEARANCE` (a face that moved further than its own size in one second).
 TRACK_MAX_SHIFT = 1.5
 TRACK_APPEARANCE = 0.6
+
+#: Local engine only: when at most this fraction of the cells changed since the frame text was
+#: last read (and no cut), the text is re-read only in the horizontal bands holding the changed
+#: cells (each widened by :data:`TEXT_BAND_MARGIN_CELLS`); lines outside them carry over from
+#: that frame, each line saying so (its ``analysed_ms``). In a still shot a caption change is a
+#: band ≈ 1/6 of the frame: detection there costs ≈ 1/6 of a full frame's.
+TEXT_BAND_MAX_FRACTION = 0.25
+#: Margin added above and below each changed band (cells of 10 px at 720p).
+TEXT_BAND_MARGIN_CELLS = 2
 
 #: Result fields each analysis contributes to a document (what carries over).
 CARRIED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -137,8 +152,10 @@ class PlannedFrame:
     """A kept frame: ``frame_ms`` (its presentation time), ``end_ms`` (the span it stands for
     ends here: the next kept frame's time, or the video's end), ``analyses`` (run on this
     frame), ``carried`` (analysis → ``frame_ms`` of the earlier frame whose result stands for
-    this one), ``shot_start``, and ``faces``: the tracker's faces on this frame (``None``
-    without a tracker)."""
+    this one), ``shot_start``, ``faces``: the tracker's faces on this frame (``None``
+    without a tracker), and ``text_bands``: when text runs on part of the frame only (local
+    engine, see :data:`TEXT_BAND_MAX_FRACTION`), the ``BoundingBox`` bands to read and
+    ``text_source_ms``, the frame whose lines outside them carry over (``None``: read it all)."""
 
     frame_ms: int
     end_ms: int
@@ -146,6 +163,8 @@ class PlannedFrame:
     carried: dict[str, int] = field(default_factory=dict)
     shot_start: bool = False
     faces: tuple[TrackedFace, ...] | None = None
+    text_bands: tuple[dict[str, float], ...] | None = None
+    text_source_ms: int | None = None
 
     @property
     def analysed_ms(self) -> dict[str, int]:
@@ -274,6 +293,12 @@ class AnalysisPlanner:
         faces = None
         if self._tracker is not None:
             faces, records = self._tracker.update(image, cut)
+        text_bands, text_source = None, None
+        text_ref = self._refs.get("text")
+        if "text" in self.features and not cut and text_ref is not None and not self.every_frame:
+            mask = changed_mask(current, text_ref[1])
+            if mask.mean() <= TEXT_BAND_MAX_FRACTION:
+                text_bands, text_source = bands(mask), text_ref[0]
         for analysis in self.features:
             ref = self._refs.get(analysis)
             if analysis == "faces" and self._tracker is not None:
@@ -287,7 +312,8 @@ class AnalysisPlanner:
                     run.append(analysis)
                 # no face, or all faces in known tracks: this frame's boxes, persons from tracks
                 continue
-            if self.every_frame or cut or ref is None or self._due(analysis, frame_ms, current, ref):
+            if self.every_frame or cut or ref is None or self._due(analysis, frame_ms, current, ref,
+                                                                   previous):
                 run.append(analysis)
                 self._refs[analysis] = (frame_ms, current)
             else:
@@ -296,18 +322,65 @@ class AnalysisPlanner:
             self.runs[analysis] = self.runs.get(analysis, 0) + 1
         return PlannedFrame(frame_ms=frame_ms, end_ms=frame_ms + 1, analyses=tuple(run),
                             carried=carried, shot_start=cut,
-                            faces=tuple(faces) if faces is not None else None)
+                            faces=tuple(faces) if faces is not None else None,
+                            text_bands=text_bands, text_source_ms=text_source)
 
     @staticmethod
-    def _due(analysis: str, frame_ms: int, current: np.ndarray, ref: tuple[int, np.ndarray]) -> bool:
+    def _due(analysis: str, frame_ms: int, current: np.ndarray, ref: tuple[int, np.ndarray],
+             previous: np.ndarray | None) -> bool:
         """Within a shot: is ``analysis`` due again on this kept frame? (rules in the module doc)"""
         if analysis == "text":
             return True
-        changed = int(changed_mask(current, ref[1]).sum())
+        mask = changed_mask(current, ref[1])
+        changed = int(mask.sum())
         elapsed = frame_ms - ref[0]
-        if analysis == "faces":
-            return changed >= FACE_CHANGE_CELLS and elapsed >= FACE_REFRESH_MIN_MS
-        return changed >= REFRESH_FRACTION * current.size and elapsed >= REFRESH_MIN_MS
+        if changed >= REFRESH_FRACTION * current.size and elapsed >= REFRESH_MIN_MS:
+            return True
+        if analysis != "faces" or elapsed < FACE_REFRESH_MIN_MS or changed < FACE_CHANGE_CELLS:
+            return False
+        if previous is None or changed_mask(current, previous).mean() > STILL_FRACTION:
+            return False
+        return any(cells >= FACE_CHANGE_CELLS and width <= FACE_MAX_ASPECT * height
+                   for cells, height, width in regions(mask))
+
+
+def bands(mask: np.ndarray, margin: int = TEXT_BAND_MARGIN_CELLS) -> tuple[dict[str, float], ...]:
+    """Full-width ``BoundingBox`` bands (ratios) covering the rows of a cell mask that hold a
+    changed cell, each widened by ``margin`` rows; overlapping bands are merged."""
+    rows = mask.shape[0]
+    changed = np.flatnonzero(mask.any(axis=1))
+    spans: list[list[int]] = []
+    for row in changed:
+        top, bottom = max(0, row - margin), min(rows, row + margin + 1)
+        if spans and top <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], bottom)
+        else:
+            spans.append([top, bottom])
+    return tuple({"Width": 1.0, "Height": (b - t) / rows, "Left": 0.0, "Top": t / rows}
+                 for t, b in spans)
+
+
+def regions(mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """Connected regions (4-neighbour) of a boolean cell mask: (cells, height, width) of each,
+    height/width of its bounding box in cells. Pure numpy + Python (runs in the Lambdas)."""
+    seen = np.zeros_like(mask, dtype=bool)
+    out = []
+    rows, cols = mask.shape
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        stack, seen[y0, x0] = [(y0, x0)], True
+        cells, top, bottom, left, right = 0, y0, y0, x0, x0
+        while stack:
+            y, x = stack.pop()
+            cells += 1
+            top, bottom, left, right = min(top, y), max(bottom, y), min(left, x), max(right, x)
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < rows and 0 <= nx < cols and mask[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        out.append((cells, int(bottom - top + 1), int(right - left + 1)))
+    return out
 
 
 def plan_spans(planned: list[PlannedFrame], duration_ms: int) -> list[PlannedFrame]:
@@ -471,6 +544,16 @@ def merge_carried(plan: PlannedFrame, fields: dict[str, Any], carry: CarryState,
         if held is not None:
             fields.update(held)
             analysed_ms[analysis] = source_ms
+    if "text" in ran and plan.text_bands is not None and plan.text_source_ms is not None:
+        held = carry.carried("text", plan.text_source_ms)
+        if held is not None:  # lines outside the bands read now: unchanged, carried over
+            kept = [{**line, "analysed_ms": line.get("analysed_ms", plan.text_source_ms)}
+                    for line in held["text_lines"]
+                    if all(_overlap(line["box"], band) < 0.5 for band in plan.text_bands)]
+            lines = sorted(kept + list(fields.get("text_lines", [])),
+                           key=lambda ln: (round(ln["box"]["Top"], 2), ln["box"]["Left"]))
+            fields["text_lines"] = lines
+            fields["text"] = "\n".join(line["text"] for line in lines)
     if plan.faces is not None and "faces" in features:
         analysed_ms["faces"] = plan.frame_ms  # the tracker's detector measured this frame
         if "faces" not in ran:
@@ -490,6 +573,15 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def _overlap(box: dict[str, float], region: dict[str, float]) -> float:
+    """Fraction of ``box``'s area inside ``region`` (BoundingBox ratios)."""
+    left, top = max(box["Left"], region["Left"]), max(box["Top"], region["Top"])
+    right = min(box["Left"] + box["Width"], region["Left"] + region["Width"])
+    bottom = min(box["Top"] + box["Height"], region["Top"] + region["Height"])
+    area = box["Width"] * box["Height"]
+    return max(0.0, right - left) * max(0.0, bottom - top) / area if area > 0 else 0.0
 
 
 def _box_iou(a: dict[str, float], b: dict[str, float]) -> float:

@@ -173,3 +173,43 @@ def test_cut_fraction_separates_the_demo_joins_from_motion(demo_video):
     inside = [v for ms, v in fractions.items() if DEMO_JOINS_MS[0] + 1000 < ms < DEMO_JOINS_MS[1]]
     assert inside and max(inside) < CUT_FRACTION / 2
     assert np.isfinite(list(fractions.values())).all()
+
+
+@pytest.fixture(scope="module")
+def two_captions_video(media_dir) -> Path:
+    """scikit-image's astronaut held 6 s (film grain), a top caption the whole time and a
+    bottom caption that changes at 3 s: a still shot where only one text region changes."""
+    out = media_dir / "two-captions.mp4"
+    if not out.exists():
+        still = media_dir / "astronaut-6s.mp4"
+        media.run_ffmpeg(["-v", "error", "-y", "-loop", "1", "-i", str(astronaut_png(media_dir)),
+                          "-t", "6", "-vf", "scale=1280:720,noise=alls=6:allf=t,format=yuv420p",
+                          "-r", "25", "-c:v", "libx264", "-crf", "23", str(still)], "building a still")
+        samples.build_video([still], out, [
+            samples.Caption("Weather at noon", 0, 6000, position="top", font_px=40),
+            samples.Caption("오늘의 주요 뉴스", 0, 2900),
+            samples.Caption("경제 지표 발표", 3000, 6000)])
+    return out
+
+
+def test_only_the_changed_band_is_read_and_the_other_lines_carry_over(two_captions_video, tmp_path):
+    _, planned = plan_video(two_captions_video, features=("text",))
+    change = next(p for p in planned if p.frame_ms >= 3000)
+    assert change.text_source_ms == 0 and change.text_bands
+    assert all(band["Top"] > 0.5 for band in change.text_bands)  # the bottom caption only
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", features="text",
+                                 segment_pad_ms=0, workers=1)
+    with Reko(settings) as app:
+        report = app.ingest(two_captions_video)
+    docs = {d["frame_ms"]: d for d in open_index(settings.resolved_index_url).frames(report.video_id)}
+    first, later = docs[0], docs[change.frame_ms]
+    def texts(doc):  # OCR may drop a space between Hangul words; the words are what matter
+        return [line["text"].replace(" ", "") for line in doc["text_lines"]]
+
+    assert texts(first) == ["Weatheratnoon", "오늘의주요뉴스"]
+    assert texts(later) == ["Weatheratnoon", "경제지표발표"]
+    top, bottom = later["text_lines"]
+    assert top["analysed_ms"] == 0 and top["box"] == first["text_lines"][0]["box"]  # carried
+    assert "analysed_ms" not in bottom  # read on this frame
+    assert later["analysed_ms"] == {"text": change.frame_ms}
