@@ -110,6 +110,128 @@ def test_a_change_to_the_template_changes_the_stack(tmp_path):
         apply_overrides(load_template(changed), {"NoSuchQueue.VisibilityTimeout": 1})
 
 
+# -- the Lambda runtime, in-process on moto (the running stack uses the same classes) ----------
+@pytest.fixture
+def moto_sqs(monkeypatch):
+    import moto
+
+    for name, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "testing"),
+                        ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    with moto.mock_aws():
+        yield boto3.client("sqs")
+
+
+def _function(handler):
+    from reko.pipeline.stack.lambda_runtime import Function
+
+    return Function("t-fn", "arn:aws:lambda:us-east-1:123456789012:function:t-fn", handler, 128, 3)
+
+
+def test_async_invocation_retries_then_sends_to_the_dead_letter_queue(moto_sqs):
+    from reko.pipeline.stack.lambda_runtime import AsyncInvoker
+
+    events = moto_sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+    dlq = moto_sqs.create_queue(QueueName="failed")["QueueUrl"]
+    calls = []
+
+    def handler(event, context):
+        calls.append((event, context.aws_request_id, context.get_remaining_time_in_millis()))
+        if event.get("fail"):
+            raise RuntimeError("boom")
+        return {"ok": True}
+
+    invoker = AsyncInvoker(moto_sqs, events, _function(handler), max_retry_attempts=2, dead_letter_url=dlq,
+                           retry_delays_s=(0, 0), wait_s=0)
+    moto_sqs.send_message(QueueUrl=events, MessageBody=json.dumps({"Event": "s3:TestEvent"}))  # S3's, for queues only
+    moto_sqs.send_message(QueueUrl=events, MessageBody=json.dumps({"Records": [{"n": 1}]}))
+    moto_sqs.send_message(QueueUrl=events, MessageBody=json.dumps({"fail": True}))
+    for _ in range(6):
+        invoker.poll_once()
+    assert [c[0] for c in calls].count({"Records": [{"n": 1}]}) == 1
+    assert [c[0] for c in calls].count({"fail": True}) == 3  # the first try and MaximumRetryAttempts=2
+    assert all(0 < c[2] <= 3000 for c in calls) and len({c[1] for c in calls}) == len(calls)
+    dead = moto_sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert [json.loads(m["Body"]) for m in dead] == [{"fail": True}]
+    assert dead[0]["MessageAttributes"]["ErrorMessage"]["StringValue"] == "RuntimeError: boom"
+    assert moto_sqs.receive_message(QueueUrl=events).get("Messages", []) == []
+
+
+def test_the_sqs_event_source_mapping_deletes_only_what_succeeded(moto_sqs):
+    from aws_lambda_powertools.utilities.data_classes import SQSEvent
+
+    from reko.pipeline.stack.lambda_runtime import SqsEventSourceMapping
+
+    queue = moto_sqs.create_queue(QueueName="q.fifo", Attributes={
+        "FifoQueue": "true", "VisibilityTimeout": "0"})["QueueUrl"]
+    for n in range(3):
+        moto_sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"n": n}), MessageGroupId=f"g{n}",
+                              MessageDeduplicationId=str(n))
+    seen = []
+
+    def handler(event, context):
+        records = list(SQSEvent(event).records)  # Powertools reads the event Lambda would send
+        seen.append([json.loads(r.body)["n"] for r in records])
+        assert all(r.attributes.message_group_id and r.event_source_arn.endswith(":q.fifo") for r in records)
+        return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records
+                                      if json.loads(r.body)["n"] == 1]}
+
+    mapping = SqsEventSourceMapping(moto_sqs, queue, "arn:aws:sqs:us-east-1:123456789012:q.fifo",
+                                    _function(handler), batch_size=10, report_failures=True, wait_s=0)
+    assert mapping.poll_once() == (3, 2)
+    assert mapping.poll_once() == (1, 0)  # the failed one is received again (visibility 0 here)
+    assert sorted(seen[0]) == [0, 1, 2] and seen[1] == [1]
+    raising = SqsEventSourceMapping(moto_sqs, queue, "arn:aws:sqs:us-east-1:123456789012:q.fifo",
+                                    _function(lambda e, c: 1 / 0), batch_size=10, report_failures=True, wait_s=0)
+    assert raising.poll_once() == (1, 0)  # a function error: nothing deleted
+
+
+def test_the_http_api_gateway_speaks_payload_2_0_to_apig_wsgi():
+    from apig_wsgi import make_lambda_handler
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+    from flask import Flask, jsonify, request
+    from werkzeug.test import Client
+
+    from reko.pipeline.stack.lambda_runtime import HttpApiGateway
+
+    flask = Flask("t")
+
+    @flask.route("/api/echo/<name>", methods=["GET", "POST"])
+    def echo(name):
+        response = jsonify(name=name, q=request.args.getlist("q"), cookie=request.cookies.get("a"),
+                           body=request.get_data().hex(), method=request.method)
+        response.set_cookie("s", "1")
+        return response
+
+    @flask.route("/")
+    def page():
+        return "<html>site</html>", 200, {"Content-Security-Policy": "default-src 'self'"}
+
+    wsgi = make_lambda_handler(flask, binary_support=True)
+    events = []
+
+    def handler(event, context):
+        events.append(event)
+        return wsgi(event, context)
+
+    gateway = HttpApiGateway(_function(handler), site_headers={"Content-Security-Policy": "img-src http://s3"})
+    client = Client(gateway)
+    client.set_cookie("a", "b", domain="localhost")
+    response = client.post("/api/echo/%ED%95%9C?q=1&q=2", data=b"\x00\xff", content_type="application/octet-stream")
+    assert response.status_code == 200 and response.json == {
+        "name": "한", "q": ["1", "2"], "cookie": "b", "body": "00ff", "method": "POST"}
+    assert "s=1" in response.headers["Set-Cookie"]
+    event = APIGatewayProxyEventV2(events[-1])
+    assert event.raw_path == "/api/echo/%ED%95%9C" and event.raw_query_string == "q=1&q=2"
+    assert event.query_string_parameters == {"q": "1,2"} and event.cookies == ["a=b"]
+    assert event.request_context.http.method == "POST" and event.is_base64_encoded
+    assert client.get("/").headers["Content-Security-Policy"] == "img-src http://s3"  # CloudFront's policy
+    big = client.post("/api/echo/x", data=b"0" * (10 * 2**20 + 1))
+    assert big.status_code == 413 and big.json == {"message": "Request Entity Too Large"}
+    failing = Client(HttpApiGateway(_function(lambda e, c: 1 / 0)))
+    assert failing.get("/api/x").status_code == 500
+
+
 # -- the running stack ----------------------------------------------------------------------------
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REKO_", "AWS_"))}
@@ -232,17 +354,26 @@ def test_the_running_stack_is_the_template(stack):
         assert component in result.stdout and status["components"][component]["alive"]
 
 
-def test_an_upload_becomes_searchable_over_http(stack, demo_video, monkeypatch, tmp_path):
-    data_dir, status = stack
-    for name, value in status["env"].items():  # exactly what `eval "$(reko stack up)"` sets
-        monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3")  # no endpoint_url: boto3 reads AWS_ENDPOINT_URL_S3
-    assert s3.meta.endpoint_url == status["env"]["AWS_ENDPOINT_URL_S3"]
-    started = time.monotonic()
-    s3.upload_file(str(demo_video), os.environ["REKO_STACK_BUCKET"], "uploads/뉴스 9시.mp4")
+@pytest.fixture(scope="module")
+def demo_ingested(stack, demo_video):
+    """The demo video uploaded to the stack's bucket the way ``aws s3 cp`` does it (boto3 with
+    only the exported variables) and ingested; ``(video_id, video record, upload-to-ready s)``."""
+    _, status = stack
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in status["env"].items():  # exactly what `eval "$(reko stack up)"` sets
+            env.setenv(name, value)
+        s3 = boto3.client("s3")  # no endpoint_url: boto3 reads AWS_ENDPOINT_URL_S3
+        assert s3.meta.endpoint_url == status["env"]["AWS_ENDPOINT_URL_S3"]
+        started = time.monotonic()
+        s3.upload_file(str(demo_video), os.environ["REKO_STACK_BUCKET"], "uploads/뉴스 9시.mp4")
     video_id = content_id(demo_video)
     video = wait_ready(status, video_id)
-    searchable_s = time.monotonic() - started
+    return video_id, video, time.monotonic() - started
+
+
+def test_an_upload_becomes_searchable_over_http(stack, demo_ingested, monkeypatch, tmp_path):
+    _, status = stack
+    video_id, video, searchable_s = demo_ingested
     assert video["status"] == "ready" and video["filename"] == "뉴스 9시.mp4", video
     for caption in samples.DEMO_CAPTIONS:
         code, _, body = api(status, "/api/search", {"q": caption.text})
@@ -332,10 +463,9 @@ def _clip_job(status: dict, video_id: str, start_ms: int, end_ms: int) -> dict:
 CLIP_MS = (4000, 6500)  # "Morning traffic report" on the bikes footage (moving: frames are distinct)
 
 
-def test_a_clip_is_cut_by_mediaconvert_input_clippings(stack, demo_video, monkeypatch, tmp_path):
+def test_a_clip_is_cut_by_mediaconvert_input_clippings(stack, demo_ingested, monkeypatch, tmp_path):
     _, status = stack
-    video_id = content_id(demo_video)
-    wait_ready(status, video_id)
+    video_id = demo_ingested[0]
     clip, how = _cut_clip(status, monkeypatch, tmp_path, video_id, *CLIP_MS)
     print(f"\nclip obtained through {how}")
     info = media.probe(clip)
@@ -357,7 +487,7 @@ def test_a_clip_is_cut_by_mediaconvert_input_clippings(stack, demo_video, monkey
     assert int(np.argmin(distances)) == 3, distances  # its first frame is the StartTimecode frame
 
 
-def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_video):
+def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_ingested):
     _, status = stack
     mediaconvert = _client(status, "mediaconvert")
     with pytest.raises(mediaconvert.exceptions.NotFoundException) as caught:
@@ -366,7 +496,7 @@ def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_vi
     first = mediaconvert.list_jobs(MaxResults=1, Order="ASCENDING")
     assert len(first["Jobs"]) == 1 and first["NextToken"]
     job = first["Jobs"][0]  # the upload's job: frame capture + proxy, in the stack's queue
-    assert job["UserMetadata"] == {"video_id": content_id(demo_video), "kind": "ingest"}
+    assert job["UserMetadata"] == {"video_id": demo_ingested[0], "kind": "ingest"}
     assert job["Queue"] == f"arn:aws:mediaconvert:us-east-1:123456789012:queues/{NAME}"
     assert job["Status"] == "COMPLETE" and job["CreatedAt"].year >= 2024
     assert mediaconvert.get_job(Id=job["Id"])["Job"]["Settings"] == job["Settings"]
@@ -381,10 +511,9 @@ def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_vi
     "pipeline/aws/ingest.py records the video's fps as REKO_SAMPLE_FPS (1.0), so Reko.remote_clip "
     "computes the InputClippings timecodes at 1 fps: clips start on a whole second and end one "
     "second early (4000-6500 ms gives 4.00-5.04 s). See the report of issue 12."))
-def test_the_clip_spans_the_requested_time(stack, demo_video, monkeypatch, tmp_path):
+def test_the_clip_spans_the_requested_time(stack, demo_ingested, monkeypatch, tmp_path):
     _, status = stack
-    video_id = content_id(demo_video)
-    wait_ready(status, video_id)
+    video_id = demo_ingested[0]
     clip, _ = _cut_clip(status, monkeypatch, tmp_path, video_id, *CLIP_MS)
     proxy = tmp_path / "proxy.mp4"
     _client(status, "s3").download_file(status["bucket"], f"videos/{video_id}.mp4", str(proxy))
@@ -443,7 +572,7 @@ def test_killing_the_frames_runner_mid_batch_loses_nothing(stack, tmp_path):
     killed_at = time.monotonic()
     while group_members(frames["pid"]):
         time.sleep(0.05)
-    visible, in_flight = _queue_counts(sqs, queue)
+    _, in_flight = _queue_counts(sqs, queue)
     assert in_flight >= 1, "the batch being analysed was deleted although the runner died"
     while _queue_counts(sqs, queue)[1] > 0:  # nobody polls now: in flight until the timeout ends
         assert time.monotonic() - killed_at < VISIBILITY_S + 10, "the batch did not reappear"
