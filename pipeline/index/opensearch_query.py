@@ -129,6 +129,15 @@ def spans_body(clause: dict[str, Any], size: int, after: list[Any] | None = None
     return body
 
 
+def first_spans_body(clause: dict[str, Any], size: int) -> dict[str, Any]:
+    """The spans of the first ``size`` frames matching ``clause`` in index order (``_doc``:
+    collection stops after ``size`` hits, however many match), as doc-value ``fields``
+    (``video_id``, ``frame_ms``, ``start_ms``, ``end_ms``); no ``_source``, no stored fields.
+    Complete when the clause has at most ``size`` matches; not for paging."""
+    return {"query": clause, "size": size, "sort": ["_doc"], "_source": False, "stored_fields": "_none_",
+            "docvalue_fields": ["video_id", "frame_ms", "start_ms", "end_ms"], "track_total_hits": False}
+
+
 def window_filters(windows: dict[str, list[tuple[int, int]]], max_span_ms: int,
                    max_leaves: int = MAX_WINDOW_LEAVES) -> list[dict[str, Any]]:
     """Filters for the frames whose span may intersect one of ``windows`` (``{video_id:
