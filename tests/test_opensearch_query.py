@@ -173,3 +173,9 @@ def test_bucket_filters_cover_every_window_with_one_terms_clause():
     assert source["moment_buckets"] == [f"v1:{k}" for k in range(8, 15)]  # a long static shot
     many = {f"v{i}": [(0, 10 * MOMENT_BUCKET_MS)] for i in range(7000)}  # 77,000 keys
     assert [len(f["terms"]["moment_buckets"]) for f in q.bucket_filters(many)] == [65_536, 77_000 - 65_536]
+
+
+def test_first_spans_stop_early_and_read_doc_values():
+    body = q.first_spans_body({"match_all": {}}, 500)
+    assert body["sort"] == ["_doc"] and body["size"] == 500 and body["track_total_hits"] is False
+    assert body["docvalue_fields"] == ["video_id", "frame_ms", "start_ms", "end_ms"] and body["_source"] is False
