@@ -291,3 +291,35 @@ def test_unsigned_requests_and_the_endpoint_variable_work(endpoint, caption_fram
                             config=Config(signature_version=UNSIGNED))
     response = ok("DetectText", unsigned.detect_text(Image={"Bytes": caption_frame}))
     assert response["TextDetections"]
+
+
+def test_users_and_moderation_over_http(client, photos):
+    collection = "endpoint-test-users"
+    client.create_collection(CollectionId=collection)
+    try:
+        faces = [client.index_faces(CollectionId=collection, Image={"Bytes": photos[name]},
+                                    ExternalImageId=name)["FaceRecords"][0]["Face"]["FaceId"]
+                 for name in ("obama", "obama2")]
+        ok("CreateUser", client.create_user(CollectionId=collection, UserId="obama"))
+        with pytest.raises(client.exceptions.ConflictException):
+            client.create_user(CollectionId=collection, UserId="obama")
+        associated = ok("AssociateFaces", client.associate_faces(CollectionId=collection, UserId="obama",
+                                                                 FaceIds=faces, UserMatchThreshold=80))
+        assert sorted(f["FaceId"] for f in associated["AssociatedFaces"]) == sorted(faces)
+        found = ok("SearchUsersByImage", client.search_users_by_image(CollectionId=collection,
+                                                                        Image={"Bytes": photos["obama2"]}))
+        assert [m["User"]["UserId"] for m in found["UserMatches"]] == ["obama"]
+        assert ok("SearchUsersByImage", client.search_users_by_image(
+            CollectionId=collection, Image={"Bytes": photos["biden"]}, UserMatchThreshold=90))["UserMatches"] == []
+        assert [u["UserId"] for u in ok("ListUsers", client.list_users(CollectionId=collection))["Users"]] == ["obama"]
+        ok("DeleteUser", client.delete_user(CollectionId=collection, UserId="obama"))
+        ok("DeleteFaces", client.delete_faces(CollectionId=collection, FaceIds=faces))
+    finally:
+        client.delete_collection(CollectionId=collection)
+    try:
+        moderation = client.detect_moderation_labels(Image={"Bytes": photos["obama"]}, MinConfidence=60)
+    except client.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] == "InternalServerError" and not os.environ.get("CI"):
+            pytest.skip(f"the local moderation engine is not installed: {exc}")
+        raise
+    assert ok("DetectModerationLabels", moderation)["ModerationLabels"] == []  # a portrait is safe
