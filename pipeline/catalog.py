@@ -111,7 +111,7 @@ class VideoCatalog(ABC):
 
 def check_update(fields: dict[str, Any]) -> None:
     """Raise ValueError for a field :meth:`VideoCatalog.update` may not set, or a bad status."""
-    allowed = {"status", "checkpoint_ms", "frames_sampled", "frames_analysed", "error", "filename"}
+    allowed = {"status", "checkpoint_ms", "frames_sampled", "frames_analysed", "error", "filename", "fps"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")

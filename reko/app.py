@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .errors import MediaError, NotFoundError, QueryError, TooLargeError, TooManyRequestsError
+from .errors import FaultError, MediaError, NotFoundError, QueryError, TooLargeError, TooManyRequestsError
 from .pipeline import ids
 from .pipeline.catalog import VideoCatalog, VideoRecord, open_catalog
 from .pipeline.index import IndexBackend, SearchQuery, open_index
@@ -471,6 +471,17 @@ class Reko:
                 self._aws = AwsIngest(self)
             return self._aws
 
+    @property
+    def media_origin(self) -> str:
+        """The origin (``scheme://host[:port]``) media URLs point at on remote storage, for the
+        site's Content-Security-Policy; empty when the web app serves media itself."""
+        if not self.remote:
+            return ""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.storage.url("frames/origin-probe.jpg") or "")
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
     def video_media(self, video_id: str) -> Path | str:
         """The stored video for playback: the local file, or a presigned URL of the MP4 proxy.
 
@@ -506,10 +517,52 @@ class Reko:
         if start_ms < 0 or end_ms <= start_ms or start_ms >= record.duration_ms:
             raise QueryError("a clip needs 0 <= start_ms < end_ms within the video")
         assert isinstance(self.storage, S3Storage)
+        if not record.fps:
+            raise FaultError("the video's frame rate is not known yet (MediaConvert's input "
+                             "information has not arrived); try again in a minute")
         return clip_url(self.storage, self.aws.mediaconvert, record.video_id, start_ms,
-                        min(end_ms, record.duration_ms), record.fps or self.settings.sample_fps,
+                        min(end_ms, record.duration_ms), record.fps,
                         self.settings.mediaconvert_role_arn, self.settings.mediaconvert_queue_arn or None,
                         download_name)
+
+    def remote_clips_zip(self, response: SearchResponse) -> str | None:
+        """On AWS: a presigned URL of a zip of every segment's clip (named as single clip
+        downloads), or None while MediaConvert still cuts some of them (ask again). The zip is
+        built once per set of clips and kept under ``clips/zips/``.
+
+        Raises:
+            QueryError: nothing matched, or more than :data:`MAX_ZIP_SEGMENTS` segments.
+        """
+        import hashlib
+        import io
+        import zipfile
+
+        from .pipeline.aws.mediaconvert import clip_key
+
+        if not response.segments:
+            raise QueryError("the search matched nothing: no clips to cut")
+        if len(response.segments) > MAX_ZIP_SEGMENTS:
+            raise QueryError(f"{len(response.segments)} segments; narrow the search to at most "
+                             f"{MAX_ZIP_SEGMENTS} to download them as a zip")
+        clips = [(s.video_id, s.start_ms, s.end_ms) for s in response.segments]
+        zip_key = "clips/zips/" + hashlib.sha256(repr(clips).encode()).hexdigest()[:24] + ".zip"
+        if self.storage.exists(zip_key):
+            return self.storage.url(zip_key, "reko-clips.zip")
+        names = [self.site_clip_name(*clip) for clip in clips]
+        ready = [self.remote_clip(video_id, start, end, name) for (video_id, start, end), name in zip(clips, names)]
+        if not all(ready):
+            return None
+        buffer, used = io.BytesIO(), set()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for (video_id, start, end), name in zip(clips, names):
+                unique, n = name, 1
+                while unique in used:
+                    n += 1
+                    unique = name.removesuffix(".mp4") + f" ({n}).mp4"
+                used.add(unique)
+                zf.writestr(unique, self.storage.get(clip_key(video_id, start, min(end, self.video(video_id).duration_ms))))
+        self.storage.put(zip_key, buffer.getvalue(), "application/zip")
+        return self.storage.url(zip_key, "reko-clips.zip")
 
     def start_upload(self, filename: str, size_bytes: int) -> dict[str, Any]:
         """On AWS: start a browser upload straight to S3 (presigned multipart URLs; see

@@ -427,7 +427,9 @@ def test_complete_event_parses_and_matches_the_documented_shape(aws, demo_ingest
     s3 = aws[0]
     events, job = demo_ingest["events"], demo_ingest["job"]
     mine = [e for e in events if e["detail"]["jobId"] == job["Id"]]
-    assert [e["detail"]["status"] for e in mine] == ["PROGRESSING", "COMPLETE"]
+    assert [e["detail"]["status"] for e in mine] == ["PROGRESSING", "INPUT_INFORMATION", "COMPLETE"]
+    info = mc.parse_job_state_event(mine[1])
+    assert info.input_fps == pytest.approx(25.0) and info.video_id == mine[2]["detail"]["userMetadata"]["video_id"]
     event = mine[-1]
     documented = json.loads((EVENTS / "mediaconvert_complete.json").read_text())
     assert set(event) == set(documented)

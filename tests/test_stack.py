@@ -507,10 +507,6 @@ def test_the_local_mediaconvert_speaks_rest_json_as_boto3_expects(stack, demo_in
             {"FileInput": "s3://b/k.mp4", "TimecodeSource": "NOT_A_SOURCE"}]})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline/aws/ingest.py records the video's fps as REKO_SAMPLE_FPS (1.0), so Reko.remote_clip "
-    "computes the InputClippings timecodes at 1 fps: clips start on a whole second and end one "
-    "second early (4000-6500 ms gives 4.00-5.04 s). See the report of issue 12."))
 def test_the_clip_spans_the_requested_time(stack, demo_ingested, monkeypatch, tmp_path):
     _, status = stack
     video_id = demo_ingested[0]

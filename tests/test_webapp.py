@@ -285,9 +285,18 @@ def test_real_responses_match_the_documented_schemas(client, tmp_path):
     check("post", "/api/login", client.post("/api/login", headers=UNSAFE, json={"token": "x"}))
     guarded = create_app(Settings.from_env({}, data_dir=tmp_path / "guarded", auth_token="s3cret"))
     check("post", "/api/login", guarded.test_client().post("/api/login", headers=UNSAFE, json={"token": "s3cret"}))
+    check("post", "/api/uploads", client.post("/api/uploads", headers=UNSAFE,  # local storage: 400
+                                              json={"filename": "a.mp4", "size_bytes": 10}))
+    check("post", "/api/uploads/complete", client.post("/api/uploads/complete", headers=UNSAFE,
+                                                       json={"key": "uploads/a.mp4", "upload_id": "x", "etags": ["e"]}))
     check("delete", "/api/videos/{video_id}", client.delete(f"/api/videos/{vid}", headers=UNSAFE))
     missing = check.json_operations() - check.succeeded
-    assert missing <= PERSON_OPERATIONS, missing  # checked on real faces by the next test
+    # persons: checked on real faces by the next test; direct uploads: on S3 by test_aws_pipeline
+    assert missing <= PERSON_OPERATIONS | S3_OPERATIONS, missing
+
+
+#: JSON operations that need S3 storage, checked by tests/test_aws_pipeline.py
+S3_OPERATIONS = {("post", "/api/uploads"), ("post", "/api/uploads/complete")}
 
 
 #: JSON operations that need persons, checked by test_person_responses_match_the_documented_schemas

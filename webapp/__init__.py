@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, app: Reko | None = None,
 
     for bp in (search_bp, videos_bp, clips_bp, persons_bp, meta_bp, site_bp):
         web.register_blueprint(bp)
-    install_security(web, settings, bound_host)
+    install_security(web, settings, bound_host, web.extensions["reko"].media_origin)
     declare_login(web)  # document the login route of install_security in the OpenAPI document
 
     @web.errorhandler(RekoError)

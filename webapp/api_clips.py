@@ -9,12 +9,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint
+from flask import Blueprint, redirect
 
 from .api_search import search_query
 from .common import reko, send_temporary
 from .request_models import ClipRange, ZipParams
-from .response_models import Error
+from .response_models import Error, Pending
 from .spec import FileResponse, api
 
 bp = Blueprint("clips", __name__, url_prefix="/api")
@@ -22,7 +22,7 @@ bp = Blueprint("clips", __name__, url_prefix="/api")
 
 def _temp_path(suffix: str) -> Path:
     handle = tempfile.NamedTemporaryFile(prefix="clip-", suffix=suffix, delete=False,
-                                         dir=getattr(reko(), "local_storage", reko().storage).temp_dir("tmp"))
+                                         dir=reko().local_storage.temp_dir("tmp"))
     handle.close()
     return Path(handle.name)
 
@@ -32,6 +32,8 @@ _BUSY = (Error, "other clips are being cut; retry after Retry-After seconds")
 
 @bp.get("/clips/<video_id>.mp4")
 @api.validate(resp=FileResponse("video/mp4", HTTP_200=(None, "the clip, as a download"),
+                                HTTP_202=(Pending, "S3 storage: MediaConvert is cutting it; ask again"),
+                                HTTP_302=(None, "S3 storage: a presigned URL of the cut clip"),
                                 HTTP_404=Error, HTTP_429=_BUSY), tags=["clips"])
 def clip(video_id: str, query: ClipRange):
     """A frame-accurate clip.
@@ -42,6 +44,9 @@ def clip(video_id: str, query: ClipRange):
     app = reko()
     start_ms = query.start_ms
     end_ms = app.video(video_id).duration_ms if query.end_ms is None else query.end_ms
+    if app.remote:
+        url = app.remote_clip(video_id, start_ms, end_ms, app.site_clip_name(video_id, start_ms, end_ms))
+        return redirect(url, code=302) if url else pending()
     out = _temp_path(".mp4")
     try:
         app.clip(video_id, start_ms, end_ms, out)
@@ -52,6 +57,8 @@ def clip(video_id: str, query: ClipRange):
 
 @bp.get("/clips.zip")
 @api.validate(resp=FileResponse("application/zip", HTTP_200=(None, "one MP4 per segment"),
+                                HTTP_202=(Pending, "S3 storage: MediaConvert is cutting the clips; ask again"),
+                                HTTP_302=(None, "S3 storage: a presigned URL of the zip"),
                                 HTTP_429=_BUSY), tags=["clips"])
 def clips_zip(query: ZipParams):
     """Every segment of a search as MP4 clips in one zip.
@@ -62,6 +69,9 @@ def clips_zip(query: ZipParams):
     """
     app = reko()
     response = app.search(search_query(query), include_unsafe=query.unsafe)
+    if app.remote:
+        url = app.remote_clips_zip(response)
+        return redirect(url, code=302) if url else pending()
     out = _temp_path(".zip")
     try:
         if query.names == "file":
@@ -71,3 +81,8 @@ def clips_zip(query: ZipParams):
         return send_temporary(out, "application/zip", "reko-clips.zip")
     finally:
         out.unlink(missing_ok=True)
+
+
+def pending(retry_after_s: int = 5):
+    """202 ``{"status": "cutting", "retry_after_s"}`` with a ``Retry-After`` header."""
+    return {"status": "cutting", "retry_after_s": retry_after_s}, 202, {"Retry-After": str(retry_after_s)}

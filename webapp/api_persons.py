@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, send_file
+from flask import Blueprint
 from spectree import Response
 
 from ..pipeline.persons import Person
 from .api_search import search_page_json
-from .common import reko
+from .common import reko, send_media
 from .request_models import (FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge, PersonRename,
                              StateChange)
 from .response_models import Error, FaceSearchResult, Labels, Merged, PersonDetail, PersonList, Removed
@@ -56,10 +56,11 @@ def get_person(person_id: str):
 
 
 @bp.get("/persons/<person_id>/thumbnail.jpg")
-@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_404=Error), tags=["persons"])
+@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_302=(None, "on S3 storage: a presigned URL"),
+                                HTTP_404=Error), tags=["persons"])
 def person_thumbnail(person_id: str):
     """The person's best face crop."""
-    return send_file(reko().person_thumbnail(person_id), mimetype="image/jpeg", max_age=60)
+    return send_media(reko().person_media(person_id), "image/jpeg", 60)
 
 
 @bp.patch("/persons/<person_id>")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, request, send_file
+from flask import Blueprint, request
 from spectree import Response
 
 from ..pipeline.catalog import VideoRecord
-from .common import reko
-from .request_models import StateChange, TimelineParams, VideoUpload
-from .response_models import Deleted, Error, Timeline, Video, VideoList
+from .common import reko, send_media
+from .request_models import StateChange, TimelineParams, UploadComplete, UploadStart, VideoUpload
+from .response_models import Deleted, Error, Timeline, UploadCompleted, UploadStarted, Video, VideoList
 from .spec import FileResponse, api
 
 bp = Blueprint("videos", __name__, url_prefix="/api")
@@ -89,18 +89,21 @@ def delete_video(video_id: str):
 
 @bp.get("/videos/<video_id>/media")
 @api.validate(resp=FileResponse("video/mp4", HTTP_200=(None, "the whole file"),
-                                HTTP_206=(None, "the requested byte range"), HTTP_404=Error),
+                                HTTP_206=(None, "the requested byte range"),
+                                HTTP_302=(None, "on S3 storage: a presigned URL of the MP4 proxy"),
+                                HTTP_404=Error),
               tags=["videos"])
 def video_media(video_id: str):
     """The video file, with HTTP range requests (206) for seeking."""
-    return send_file(reko().video_file(video_id), mimetype="video/mp4", conditional=True, max_age=3600)
+    return send_media(reko().video_media(video_id), "video/mp4", 3600, conditional=True)
 
 
 @bp.get("/frames/<video_id>/<int:frame_ms>.jpg")
-@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_404=Error), tags=["videos"])
+@api.validate(resp=FileResponse("image/jpeg", HTTP_200=None, HTTP_302=(None, "on S3 storage: a presigned URL"),
+                                HTTP_404=Error), tags=["videos"])
 def frame_thumbnail(video_id: str, frame_ms: int):
     """The thumbnail of an analysed frame."""
-    return send_file(reko().frame_file(video_id, frame_ms), mimetype="image/jpeg", max_age=86400)
+    return send_media(reko().frame_media(video_id, frame_ms), "image/jpeg", 86400)
 
 
 @bp.get("/videos/<video_id>/timeline")
@@ -121,3 +124,24 @@ def timeline(video_id: str, query: TimelineParams):
         body["overview"] = app.site_video_overview(video_id, query.all)
     return body
 
+
+@bp.post("/uploads")
+@api.validate(json=UploadStart, headers=StateChange, tags=["videos"],
+              resp=Response(HTTP_200=UploadStarted, HTTP_400=Error, HTTP_403=Error, HTTP_413=Error))
+def start_upload(json: UploadStart):
+    """Start a direct upload to S3 (S3 storage only).
+
+    Videos are gigabytes and API Gateway caps request bodies at 10 MB, so on AWS the browser
+    sends the bytes straight to S3: PUT each part to its presigned URL, then
+    ``POST /api/uploads/complete`` with the ETags. The ingest then starts by itself, as for
+    ``aws s3 cp video.mp4 s3://<bucket>/uploads/``. 400 on local storage (use POST /api/videos).
+    """
+    return reko().start_upload(json.filename, json.size_bytes)
+
+
+@bp.post("/uploads/complete")
+@api.validate(json=UploadComplete, headers=StateChange, tags=["videos"],
+              resp=Response(HTTP_200=UploadCompleted, HTTP_400=Error, HTTP_403=Error))
+def complete_upload(json: UploadComplete):
+    """Complete a direct upload (S3 storage only)."""
+    return {"key": reko().complete_upload(json.key, json.upload_id, json.etags)}

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Request, current_app, send_file
+from flask import Request, current_app, redirect, send_file
 from flask.wrappers import Response
 
 from ..app import Reko
@@ -27,7 +27,7 @@ class UploadRequest(Request):
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
-        folder = reko().storage.temp_dir("uploads")
+        folder = reko().local_storage.temp_dir("uploads")
         handle = tempfile.NamedTemporaryFile("wb+", dir=folder, prefix="upload-", suffix=".part",
                                              delete=False)
         self.__dict__.setdefault("_reko_uploads", []).append(Path(handle.name))
@@ -40,6 +40,17 @@ class UploadRequest(Request):
         finally:
             for path in self.__dict__.get("_reko_uploads", []):
                 path.unlink(missing_ok=True)
+
+
+def send_media(media: Path | str, mimetype: str, max_age: int, conditional: bool = False) -> Response:
+    """Answer with a stored object: a local file is sent (with HTTP range requests when
+    ``conditional``), remote storage gives a URL (S3, presigned) the browser is redirected to
+    (302), so media bytes never pass through the web function on AWS."""
+    if isinstance(media, str):
+        response = redirect(media, code=302)
+        response.headers["Cache-Control"] = "private, max-age=300"
+        return response
+    return send_file(media, mimetype=mimetype, conditional=conditional, max_age=max_age)
 
 
 def send_temporary(path: Path, mimetype: str, download_name: str) -> Response:

@@ -153,3 +153,19 @@ class StateChange(BaseModel):
     x_reko_request: Literal["1"] = Field(alias="X-Reko-Request",
                                          description="always 1: proves the request comes from a script "
                                                      "of the reko site, not a cross-site form")
+
+
+class UploadStart(BaseModel):
+    """``POST /api/uploads`` (S3 storage): a direct upload's file name and size."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"filename": "뉴스 9시.mp4", "size_bytes": 734003200}]})
+    filename: str = Field(description="the video's file name (shown in the archive)")
+    size_bytes: int = Field(gt=0, description="the file's size in bytes")
+
+
+class UploadComplete(BaseModel):
+    """``POST /api/uploads/complete``: the upload's key and id, and every part's ETag in order."""
+
+    key: str = Field(description="the key POST /api/uploads answered")
+    upload_id: str = Field(description="the upload_id POST /api/uploads answered")
+    etags: list[str] = Field(min_length=1, description="the ETag S3 answered for parts 1..N, in order")

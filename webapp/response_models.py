@@ -342,3 +342,32 @@ class OpenApiDocument(BaseModel):
 
 for _model in (PersonDetail, Timeline):  # they name models defined after them
     _model.model_rebuild()
+
+
+class UploadPart(BaseModel):
+    """One part of a direct upload: PUT its bytes to ``url`` and keep the answer's ETag."""
+
+    part_number: int
+    url: str
+
+
+class UploadStarted(BaseModel):
+    """``POST /api/uploads``: where and how to send the video's bytes (presigned S3 URLs)."""
+
+    key: str
+    upload_id: str
+    part_bytes: int = Field(description="bytes per part (the last part may be smaller)")
+    parts: list[UploadPart]
+
+
+class UploadCompleted(BaseModel):
+    """``POST /api/uploads/complete``: the object is in; its ingest starts by itself."""
+
+    key: str
+
+
+class Pending(BaseModel):
+    """The work is under way (a clip being cut); ask again after ``retry_after_s`` seconds."""
+
+    status: Literal["cutting"]
+    retry_after_s: int

@@ -109,10 +109,13 @@ def _matches(supplied: str, token: str) -> bool:
     return hmac.compare_digest(supplied.encode("utf-8"), token.encode("utf-8"))
 
 
-def install_security(app: Flask, settings: Settings, bound_host: str | None = None) -> None:
-    """Register the guards, the login route and security headers on ``app``."""
+def install_security(app: Flask, settings: Settings, bound_host: str | None = None,
+                     media_origin: str = "") -> None:
+    """Register the guards, the login route and security headers on ``app``. ``media_origin``
+    (remote storage's presigned URLs) is allowed for images and video in the CSP."""
     hosts = allowed_hosts(settings, bound_host)
     throttle = LoginThrottle()
+    extra = f" {media_origin}" if media_origin else ""
 
     @app.before_request
     def guard():
@@ -161,6 +164,6 @@ def install_security(app: Flask, settings: Settings, bound_host: str | None = No
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+            f"default-src 'self'; img-src 'self' data: blob:{extra}; media-src 'self' blob:{extra}; "
             "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
         return response

@@ -174,9 +174,14 @@ class AwsIngest:
             InputError: not a MediaConvert job state change event.
         """
         change = mediaconvert.parse_job_state_event(event)
-        if change.kind != mediaconvert.KIND_INGEST or not change.video_id or not change.final:
+        if change.kind != mediaconvert.KIND_INGEST or not change.video_id:
             return 0
         video_id = ids.video_id(change.video_id)
+        if change.status == "INPUT_INFORMATION" and change.input_fps:
+            self.catalog.update(video_id, fps=change.input_fps)  # the source's rate, for clips
+            return 0
+        if not change.final:
+            return 0
         record = self.catalog.get(video_id)
         if record is None or record.status in ("deleting", "ready", "ingesting"):
             return 0  # deleted, or a repeated event for work already planned
@@ -195,7 +200,7 @@ class AwsIngest:
         batches = [planned[i:i + self.settings.frames_per_message]
                    for i in range(0, len(planned), self.settings.frames_per_message)]
         self.catalog.start(video_id, record.filename, record.stored_path, duration_ms, size[0], size[1],
-                           float(self.settings.sample_fps), record.size_bytes, status="ingesting")
+                           record.fps, record.size_bytes, status="ingesting")
         self.catalog.update(video_id, batches_total=len(batches), frames_sampled=len(captures))
         entries = [{"Id": str(n), "MessageGroupId": video_id, "MessageDeduplicationId": f"{video_id}:{n}",
                     "MessageBody": json.dumps({"video_id": video_id, "batch": n, "width": size[0],

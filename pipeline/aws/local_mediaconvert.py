@@ -135,7 +135,7 @@ class LocalMediaConvert:
 
     def __init__(self, s3: Any, on_event: EventSink | None = None, *, background: bool = False,
                  region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT,
-                 statuses: Collection[str] = ("PROGRESSING", "COMPLETE", "ERROR"),
+                 statuses: Collection[str] = ("PROGRESSING", "INPUT_INFORMATION", "COMPLETE", "ERROR"),
                  work_dir: str | Path | None = None):
         self.s3 = s3
         self.on_event = on_event
@@ -348,6 +348,10 @@ class _Runner:
         uri = source.get("FileInput", "")
         path = self._download(uri)
         info, rate, frames = self._probe(path, uri)
+        self.owner._emit(self.job, "INPUT_INFORMATION", input_details=[{
+            "id": 1, "uri": uri, "video": [{"frameRate": round(float(rate), 3), "width": info.width,
+                                            "height": info.height, "codec": info.video_codec.upper(),
+                                            "streamId": 1}]}])
         first, stop, clipped = self._clipping(source, rate, frames)
         self.owner._phase(self.job["Id"], "TRANSCODING", 10)
         api_groups, event_groups = [], []

@@ -591,6 +591,8 @@ class JobStateChange:
     durations_ms: tuple[tuple[int | None, ...], ...] = ()
     timestamp_ms: int | None = None
     queue: str = ""
+    #: INPUT_INFORMATION only: ``detail.inputDetails[0].video[0].frameRate`` (frames per second)
+    input_fps: float | None = None
 
     @property
     def video_id(self) -> str | None:
@@ -645,7 +647,10 @@ def parse_job_state_event(event: Mapping[str, Any]) -> JobStateChange:
         groups.append(tuple(p for out in outputs for p in out.get("outputFilePaths") or []))
         durations.append(tuple(out.get("durationInMs") for out in outputs))
     code = detail.get("errorCode")
+    videos = [v for d in detail.get("inputDetails") or [] for v in d.get("video") or []]
+    fps = videos[0].get("frameRate") if videos else None
     return JobStateChange(
+        input_fps=float(fps) if isinstance(fps, (int, float)) and fps > 0 else None,
         job_id=str(detail["jobId"]), status=str(detail["status"]),
         user_metadata={str(k): str(v) for k, v in (detail.get("userMetadata") or {}).items()},
         error_code=int(code) if code is not None else None,
@@ -658,6 +663,7 @@ def job_state_event(job_id: str, status: str, *, region: str, account_id: str, q
                     user_metadata: Mapping[str, str], timestamp_ms: int,
                     output_group_details: list[dict[str, Any]] | None = None,
                     error_code: int | None = None, error_message: str | None = None,
+                    input_details: list[dict[str, Any]] | None = None,
                     event_id: str | None = None) -> dict[str, Any]:
     """The EventBridge event MediaConvert sends when job ``job_id`` changes to ``status``, in
     the documented shape (``version``, ``id``, ``detail-type``, ``source``, ``account``,
@@ -665,7 +671,9 @@ def job_state_event(job_id: str, status: str, *, region: str, account_id: str, q
     ``accountId``, ``queue``, ``jobId``, ``status``, ``userMetadata``} plus
     ``outputGroupDetails`` (COMPLETE: ``[{"outputDetails": [{"outputFilePaths": [...],
     "durationInMs": …, "videoDetails": {"widthInPx", "heightInPx"}}], "type": "FILE_GROUP"}]``)
-    or ``errorCode``/``errorMessage`` (ERROR)). ``timestamp_ms`` is ms since the epoch."""
+    or ``errorCode``/``errorMessage`` (ERROR) or ``inputDetails`` (INPUT_INFORMATION: ``[{"id",
+    "uri", "video": [{"frameRate", "width", "height", "codec", …}]}]``, MediaConvert User Guide,
+    "Events with INPUT_INFORMATION status")). ``timestamp_ms`` is ms since the epoch."""
     import datetime as dt
 
     detail: dict[str, Any] = {
@@ -674,6 +682,8 @@ def job_state_event(job_id: str, status: str, *, region: str, account_id: str, q
     }
     if output_group_details is not None:
         detail["outputGroupDetails"] = output_group_details
+    if input_details is not None:
+        detail["inputDetails"] = input_details
     if error_code is not None:
         detail["errorCode"] = int(error_code)
         detail["errorMessage"] = error_message or ""
