@@ -15,7 +15,13 @@ Seconds per frame are measured on one thread (onnxruntime 1 thread, OMP_THREAD_L
 1280×720 frame with one caption, including detection: wall time, and this process's CPU time
 (the steadier number when other work shares the cores).
 
-Run: ``.venv/bin/python benchmarks/ocr_accuracy.py [--cache DIR] [--quick] [--errors]``.
+With ``--profile`` (issue 14) it prints instead where the engine's time goes — detection, the
+first reading of each line (tesseract + rapidocr fusion), the re-reads at other line heights —
+and the accuracy and CPU time of variants that cut each part: fewer or no re-reads, smaller
+detection input, and detection limited to the caption's band (what the analysis planner asks
+for when only that region changed).
+
+Run: ``.venv/bin/python benchmarks/ocr_accuracy.py [--cache DIR] [--quick] [--errors] [--profile]``.
 The first run builds the test videos (≈1 min); later runs reuse them.
 """
 
@@ -117,13 +123,66 @@ def table(results: list[dict], samples, split: str) -> None:
           "time, cpu s/fr = this process's CPU time, both per frame on one thread)")
 
 
+#: Engine variants ``--profile`` compares (OcrEngine keyword arguments).
+VARIANTS = {
+    "reko (56/40 px re-reads)": {},
+    "4 re-read heights": {"retry_scales": (0.875, 0.75, 0.625, 1.25)},
+    "no re-read": {"retry_scales": ()},
+    "detect at 800 px": {"det_max_side_px": 800},
+    "detect at 640 px": {"det_max_side_px": 640},
+}
+
+
+def _band(sample) -> dict:
+    """The full-width band the planner would hand DetectText when only this caption changed
+    (its rows with drawtext's box, in 10 px cells, 2 cells of margin)."""
+    _x0, y0, _x1, y1 = sample.box
+    pad = sample.font_px // 4 + 2
+    top = max(0, int((y0 - pad) // 10) - 2) * 10
+    bottom = min(720, (int((y1 + pad) // 10) + 3) * 10)
+    return {"Left": 0.0, "Width": 1.0, "Top": top / 720, "Height": (bottom - top) / 720}
+
+
+def profile(cache: Path) -> None:
+    """Stage timings of each variant (CPU s per frame) and its accuracy, per split."""
+    from reko.pipeline.analysis.local_text import read_regions
+
+    print(f"{'split':8s} {'variant':26s} {'ko':>6s} {'en':>6s} {'code':>6s} {'cpu s/fr':>9s} "
+          f"{'detect':>7s} {'read':>6s} {'re-read':>8s} {'re-read lines':>14s}")
+    for split in ts.SPLITS:
+        samples = ts.build_testset(cache, split)
+        rows = list(VARIANTS.items()) + [("reko, caption band only", {})]
+        for name, options in rows:
+            engine = OcrEngine(**options)
+            engine.read(samples[0].image)
+            for key in engine.stats:
+                engine.stats[key] = 0
+            band = name.endswith("band only")
+            started = time.process_time()
+            readings = [ts.caption_reading(s, read_regions(engine, s.image, [_band(s)]) if band
+                                           else engine.read(s.image)) for s in samples]
+            cpu = (time.process_time() - started) / len(samples)
+            st, n = engine.stats, max(engine.stats["frames"], 1)
+            score = {k: ts.score([(r, s.text) for r, s in zip(readings, samples) if s.kind == k])["line"]
+                     for k in (ts.KOREAN, ts.ENGLISH, ts.CODE)}
+            print(f"{split:8s} {name:26s} {score[ts.KOREAN]:6.3f} {score[ts.ENGLISH]:6.3f} "
+                  f"{score[ts.CODE]:6.3f} {cpu:9.3f} {st['detect'] / len(samples):7.3f} "
+                  f"{st['read'] / len(samples):6.3f} {st['retry'] / len(samples):8.3f} "
+                  f"{st['retried'] / max(st['lines'], 1):14.2f}", flush=True)
+            engine.close()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=ts.DEFAULT_CACHE_DIR,
                         help=f"where test videos are built and cached ({ts.DEFAULT_CACHE_DIR})")
     parser.add_argument("--quick", action="store_true", help="skip the PSM 3 baseline")
     parser.add_argument("--errors", action="store_true", help="print every misread caption")
+    parser.add_argument("--profile", action="store_true", help="stage timings and variants")
     args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.cache)
+        return 0
 
     import tesserocr
 

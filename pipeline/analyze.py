@@ -27,16 +27,39 @@ OPTIONAL_FEATURES = ("faces", "labels", "moderation")  #: skipped (not fatal) wh
 _client: Any = None
 
 
-def init_worker(analyzer: str, data_dir: str) -> None:
+def init_worker(analyzer: str, data_dir: str, features: Iterable[str] = (),
+                parent_pid: int | None = None) -> None:
     """Process-pool initializer: one single-threaded client per worker process (reko runs one
     worker per core, so libraries must not start their own thread pools). The worker exits by
-    itself when the process that started it dies, even by SIGKILL (no orphans burning CPU)."""
+    itself when the process that started it dies, even by SIGKILL (no orphans burning CPU).
+    With the local analyzer, the engines of ``features`` load now (while the ingest process
+    probes and starts sampling) instead of on the first frame; one that cannot load is left
+    for the first frame to report (as a missing feature). ``parent_pid`` is the ingest
+    process's pid, given by it: a worker whose parent died while the worker was still starting
+    (before this initializer ran) has already been re-parented, so its own ``getppid()``
+    would watch the wrong process."""
     global _client
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+    parent = parent_pid if parent_pid is not None else os.getppid()
+    if os.getppid() != parent:
+        os._exit(1)  # the ingest process died while this worker was starting
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True,
                      name="reko-parent-watch").start()
     _client = make_client(analyzer, data_dir)
+    if analyzer == "local":
+        from .analysis.engines import ENGINES
+
+        for feature in features:
+            try:
+                ENGINES.get(feature)
+            except AnalyzerError:
+                pass
+
+
+def ready() -> bool:
+    """A no-op task: submitting it starts the pool's workers (and their engine loading)."""
+    return _client is not None
 
 
 def _exit_with_parent(parent_pid: int, interval_s: float = 1.0) -> None:

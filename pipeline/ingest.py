@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -45,7 +46,7 @@ from typing import Any, Callable
 
 from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError)
 from ..settings import Settings
-from .analyze import analyse_frame, init_worker
+from .analyze import analyse_frame, init_worker, ready
 from .catalog import VideoCatalog
 from .planner import (AnalysisPlanner, CarryState, FaceTracker, PlannedFrame, carry_key,
                       link_tracks, merge_carried, record_unindexed_faces)
@@ -165,7 +166,8 @@ class Ingestor:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.settings.worker_count, mp_context=get_context("spawn"),
                 initializer=init_worker,
-                initargs=(self.settings.analyzer, str(self.settings.data_dir)))
+                initargs=(self.settings.analyzer, str(self.settings.data_dir), tuple(self.features),
+                          os.getpid()))
         return self._pool
 
     def close(self) -> None:
@@ -262,6 +264,7 @@ class Ingestor:
                     raise IngestCancelled(f"{report.filename} was deleted while it was being ingested")
 
         expected = max(1, math.ceil(info.duration_ms / 1000 * settings.sample_fps))
+        self._executor().submit(ready)  # workers start loading engines while sampling starts
         planner = AnalysisPlanner(self.features, settings.dedup_threshold_cells,
                                   face_tracker=None if self.plan_every_frame else self._face_tracker(),
                                   every_frame=self.plan_every_frame)

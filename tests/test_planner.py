@@ -23,6 +23,7 @@ from reko.pipeline.planner import (ANALYSES, CUT_FRACTION, AnalysisPlanner, Carr
 from reko.settings import Settings
 
 from conftest import STILL_CAPTIONS, astronaut_png
+from test_search_contract import make_backend  # noqa: F401  (fixture: sqlite / opensearch)
 
 #: Where the clips of the demo video join (ms, output timeline): bikes → carphone → bigbuckbunny.
 DEMO_JOINS_MS = (10000, 14000)
@@ -213,3 +214,24 @@ def test_only_the_changed_band_is_read_and_the_other_lines_carry_over(two_captio
     assert top["analysed_ms"] == 0 and top["box"] == first["text_lines"][0]["box"]  # carried
     assert "analysed_ms" not in bottom  # read on this frame
     assert later["analysed_ms"] == {"text": change.frame_ms}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "opensearch"])
+def test_both_index_backends_store_analysed_ms_unchanged(kind, make_backend):
+    """``analysed_ms`` (per document, per carried text line, ``embedded_ms`` per face) comes
+    back from either backend exactly as written (OpenSearch: mapping ``dynamic: false`` keeps
+    unmapped fields in ``_source``)."""
+    from reko.pipeline.documents import empty_document
+
+    doc = dict(empty_document("0123456789abcdef", 5000, 6000, "frames/x/5000.jpg", 1280, 720, "local"))
+    box = {"Width": 0.5, "Height": 0.1, "Left": 0.25, "Top": 0.8}
+    doc.update(text="Weather at noon", analysed_ms={"text": 5000, "labels": 0, "faces": 5000},
+               text_lines=[{"text": "Weather at noon", "confidence": 95.0, "box": box, "analysed_ms": 0}],
+               faces=[{"face_id": "5b1b6a8e-7d4e-4c1f-9a51-3f0c2d6e9b70", "person_id": "p-0123456789",
+                       "confidence": 99.0, "box": box, "good": False, "embedded_ms": 3000}],
+               person_ids=["p-0123456789"])
+    index = make_backend(kind)
+    index.index_frames([doc])
+    (stored,) = index.frames("0123456789abcdef")
+    assert stored["analysed_ms"] == doc["analysed_ms"]
+    assert stored["text_lines"] == doc["text_lines"] and stored["faces"] == doc["faces"]
