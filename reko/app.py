@@ -1207,6 +1207,80 @@ class Reko:
                                  "use `reko person rename` for any other name")
         return self.rename_person(person_id, chosen.name)
 
+    # -- the site on AWS --
+    # Use-cases of the web site when objects live in S3: whether the browser uploads straight
+    # to the bucket, and what analysing a video on AWS can cost at most, asked before the
+    # upload starts (the browser reads the video's duration and height; no bytes are sent).
+
+    #: the longest video the AWS estimate accepts, s (100 h, as the time estimate of /api/health)
+    SITE_AWS_MAX_SECONDS = 100 * 3600
+
+    def site_uploads(self) -> str:
+        """How the site uploads videos: ``"direct"`` (remote storage: the browser sends the
+        bytes straight to S3 with presigned multipart URLs, :meth:`start_upload`) or
+        ``"server"`` (``POST /api/videos`` into the data dir)."""
+        return "direct" if self.remote else "server"
+
+    def site_aws_estimate(self, duration_s: float, height: int | None = None) -> dict[str, Any]:
+        """The naive ceiling of what analysing a video of ``duration_s`` seconds costs on AWS,
+        before anything is uploaded: every frame sampled at ``REKO_SAMPLE_FPS`` sent to the
+        image API of every ``REKO_FEATURES`` analysis (:data:`reko.pipeline.estimate.FEATURE_APIS`)
+        at ``REKO_AWS_REGION``'s first-tier prices (:mod:`reko.pipeline.aws.prices`), plus the
+        MediaConvert output minutes of the ingest job (frame capture + MP4 proxy; reported as
+        minutes, priced only when a price is recorded). ``height`` (px, optional) gives
+        MediaConvert's resolution category.
+
+        A ceiling: the analysis planner skips near-duplicate frames and carries results over,
+        which can only lower the calls (``reko estimate VIDEO`` counts them on the real file).
+        Per-face calls (SearchUsers, CreateUser, AssociateFaces) are not included: faces are only
+        known after IndexFaces.
+
+        Returns ``{"region", "sample_fps", "video_seconds", "frames_sampled", "apis": [{"feature",
+        "api", "calls", "usd_per_call", "cost_usd"}], "rekognition_cost_usd",
+        "mediaconvert_minutes", "mediaconvert_category", "mediaconvert_cost_usd", "cost_usd",
+        "cost_per_video_hour_usd", "ceiling", "not_counted", "price_source", "prices_read"}``.
+
+        Raises:
+            QueryError: a negative, non-finite or too long duration, or a height below 1.
+            SettingsError: no prices are recorded for ``REKO_AWS_REGION``.
+        """
+        import math
+
+        from .pipeline.estimate import FEATURE_APIS, NOT_COUNTED, VideoFrames, estimate, resolution_category
+        from .pipeline.aws.prices import REKOGNITION_GROUPS, REKOGNITION_PRICING_URL, region_prices
+
+        if not math.isfinite(duration_s) or not 0 < duration_s <= self.SITE_AWS_MAX_SECONDS:
+            raise QueryError(f"duration_s must be a video's length in seconds, above 0 and at most "
+                             f"{self.SITE_AWS_MAX_SECONDS}")
+        if height is not None and height < 1:
+            raise QueryError("height must be the video's height in pixels")
+        prices = region_prices(self.settings.aws_region)
+        frames = self.site_frames_expected(round(duration_s * 1000))
+        video = VideoFrames(name="upload", video_seconds=float(duration_s), width=0, height=height or 0,
+                            frames_sampled=frames, frames_kept=frames)  # every frame to every API
+        features = list(self.settings.feature_list)
+        result = estimate([video], features, prices, self.settings.sample_fps)
+        apis = []
+        for feature in features:
+            api = FEATURE_APIS[feature]
+            usd = prices.rekognition_usd_per_call(api)
+            apis.append({"feature": feature, "api": api, "calls": result.rekognition_calls[api],
+                         "usd_per_call": usd, "cost_usd": round(result.rekognition_calls[api] * usd, 6)})
+        minutes = result.mediaconvert_total_minutes
+        mediaconvert_cost = result.mediaconvert_cost_usd if height else None
+        cost = result.rekognition_cost_usd + (mediaconvert_cost or 0.0)
+        read = sorted({prices.rekognition_group_usd[REKOGNITION_GROUPS[a["api"]]].read for a in apis})
+        return {"region": prices.region, "sample_fps": self.settings.sample_fps,
+                "video_seconds": round(float(duration_s), 3), "frames_sampled": frames, "apis": apis,
+                "rekognition_cost_usd": round(result.rekognition_cost_usd, 6),
+                "mediaconvert_minutes": round(minutes, 4),
+                "mediaconvert_category": resolution_category(height) if height else None,
+                "mediaconvert_cost_usd": None if mediaconvert_cost is None else round(mediaconvert_cost, 6),
+                "cost_usd": round(cost, 6),
+                "cost_per_video_hour_usd": round(cost * 3600 / duration_s, 4),
+                "ceiling": True, "not_counted": list(NOT_COUNTED),
+                "price_source": REKOGNITION_PRICING_URL, "prices_read": read}
+
 
 def check_filename(filename: str) -> str:
     """The display name of an upload: its last path component, at most

@@ -11,7 +11,10 @@ const state = {
   persons: [], personsById: new Map(), labels: {}, videos: new Map(),
   playlist: [], current: -1, stopAt: null, inMs: 0, outMs: 0, frameMs: 40,
   overview: null, showAll: false, pendingFile: null, pollers: new Map(), lastView: null, renderToken: 0,
+  nearSeq: 0, exportParams: null, uploadMode: null,
 };
+const NEAR_KINDS = ["person", "label", "text"];
+const NEAR_NAMES = { person: "Near person", label: "Near label", text: "Near text" };
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
@@ -63,6 +66,27 @@ function fmtWait(seconds) {
 }
 
 function plural(n, word, many = `${word}s`) { return `${n} ${n === 1 ? word : many}`; }
+
+// Seconds for people: "2.5 s" under 10 s, whole seconds above.
+function fmtSeconds(ms) {
+  const s = Math.max(0, ms) / 1000;
+  return s < 10 ? `${Number(s.toFixed(1))} s` : `${Math.round(s)} s`;
+}
+
+// Dollars: cents for amounts of a dollar or more, more digits for the small prices of one call.
+function fmtUsd(usd) {
+  if (usd >= 1) return `$${usd.toFixed(2)}`;
+  if (usd >= 0.01) return `$${usd.toFixed(3)}`;
+  return `$${Number(usd.toPrecision(2))}`;
+}
+
+// A "within" value of the URL (5s, 1.5s, 500ms, 2m or seconds) as seconds, or null.
+function withinSeconds(value) {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$/i.exec(value || "");
+  if (!match) return null;
+  const amount = Number(match[1]), unit = (match[2] || "s").toLowerCase();
+  return unit === "ms" ? amount / 1000 : unit.startsWith("m") ? amount * 60 : amount;
+}
 
 function pct(value) { return `${Math.round(value)} %`; }
 
@@ -207,9 +231,7 @@ async function loadPersons() {
   state.personsById = new Map(state.persons.map((p) => [p.person_id, p]));
   const select = $("#person-filter");
   const chosen = select.value;
-  select.replaceChildren(el("option", { value: "", text: "Any person" }),
-    ...[...state.persons].sort((a, b) => a.number - b.number)
-      .map((p) => el("option", { value: p.person_id, text: p.display_name })));
+  select.replaceChildren(...personOptions("Any person"));
   select.value = state.personsById.has(chosen) ? chosen : "";
   return state.persons;
 }
@@ -222,6 +244,17 @@ async function loadLabels() {
 function personName(id) {
   const p = state.personsById.get(id);
   return p ? p.display_name : "Someone";
+}
+
+// A person value of the URL (an id or a name typed elsewhere) for display.
+function personLabel(value) {
+  const p = state.personsById.get(value);
+  return p ? p.display_name : value;
+}
+
+function personOptions(placeholder) {
+  return [el("option", { value: "", text: placeholder }),
+    ...[...state.persons].sort((a, b) => a.number - b.number).map((p) => el("option", { value: p.person_id, text: p.display_name }))];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,11 +306,38 @@ function whyBlock(seg, terms) {
     }
   }
   if (chips.childNodes.length) block.append(chips);
+  if (seg.near && seg.near.length) block.append(nearBlock(seg));
   if (!why.lines.length && seg.text) {
     block.append(el("p", { class: "why-line muted" }, el("span", { class: "visually-hidden", text: "On screen: " }),
       seg.text.split("\n").slice(0, 2).join(" / ")));
   }
   return block;
+}
+
+// A moment's other signals: for each, its frame nearest to the matching frames and how far apart.
+function nearestWitnesses(seg) {
+  const best = new Map();
+  for (const n of seg.near || []) {
+    const known = best.get(n.clause);
+    if (!known || n.gap_ms < known.gap_ms) best.set(n.clause, n);
+  }
+  return [...best.values()].sort((a, b) => a.clause - b.clause);
+}
+
+function relationText(n) {
+  if (n.relation === "together") return "on screen at the same time";
+  return `${fmtSeconds(n.gap_ms)} ${n.relation}`;
+}
+
+function nearBlock(seg) {
+  const tags = { person: "Person", label: "Label", text: "Text" };
+  const list = el("ul", { class: "near-list", "aria-label": "Also on screen near it" });
+  for (const n of nearestWitnesses(seg)) {
+    list.append(el("li", { class: "near-item" }, el("span", { class: `tag tag-${n.kind}`, text: tags[n.kind] }), " ",
+      el("span", { class: "near-what", text: n.kind === "text" ? `“${n.label}”` : n.label }),
+      el("span", { class: "near-when", text: ` · ${relationText(n)} (${fmtMs(n.frame_ms)})` })));
+  }
+  return list;
 }
 
 function segmentSummary(seg) {
@@ -326,12 +386,122 @@ function renderPager(nav, data, hashForPage, zipParams) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// search view: #/search?q=&person=&label=&video=&page=&text=1
+// search view: #/search?q=&person=&label=&video=&near_person=&near_label=&near_text=&within=&page=
+
+const FILTER_KEYS = ["q", "person", "label", "video", "near_person", "near_label", "near_text", "within"];
 
 function filtersFrom(params) {
   const out = new URLSearchParams();
-  for (const key of ["q", "person", "label", "video"]) for (const v of params.getAll(key)) if (v.trim()) out.append(key, v.trim());
+  for (const key of FILTER_KEYS) for (const v of params.getAll(key)) if (v.trim()) out.append(key, v.trim());
   return out;
+}
+
+function isMoment(params) {
+  return ["within", "near_person", "near_label", "near_text"].some((key) => params.getAll(key).length);
+}
+
+function signalsIn(params) {
+  return (params.get("q") ? 1 : 0) + ["person", "label", "near_person", "near_label", "near_text"]
+    .reduce((n, key) => n + params.getAll(key).length, 0);
+}
+
+// moments across signals: extra rows ("near person", "near label", "near text") and "within N s"
+
+function nearControl(kind, id, value) {
+  if (kind === "person") {
+    const select = el("select", { id, class: "near-value" }, ...personOptions("Choose a person"));
+    if (value && !state.personsById.has(value)) select.append(el("option", { value, text: value }));
+    select.value = value;
+    return select;
+  }
+  if (kind === "label") return el("input", { id, class: "near-value", list: "label-options", placeholder: "Label (e.g. Car)", value });
+  return el("input", { id, class: "near-value", type: "search", placeholder: "Words on screen", value });
+}
+
+function addNearRow(kind, value = "", focus = true) {
+  state.nearSeq += 1;
+  const id = `near-${state.nearSeq}`;
+  const control = nearControl(kind, id, value);
+  const row = el("div", { class: "near-row", dataset: { kind } },
+    el("label", { for: id, class: "near-kind", text: NEAR_NAMES[kind] }), control);
+  row.append(el("button", { type: "button", class: "near-remove", text: "✕", "aria-label": `Remove this ${NEAR_NAMES[kind].toLowerCase()}`,
+    onclick: () => { row.remove(); updateMomentControls(); $("#q").focus(); } }));
+  control.addEventListener("input", updateMomentControls);
+  control.addEventListener("change", updateMomentControls);
+  $("#near-rows").append(row);
+  updateMomentControls();
+  if (focus) control.focus();
+}
+
+function nearValues() {
+  return [...document.querySelectorAll("#near-rows .near-row")]
+    .map((row) => ({ kind: row.dataset.kind, value: row.querySelector(".near-value").value.trim() }))
+    .filter((n) => n.value);
+}
+
+function formSignals() {
+  return [$("#q").value.trim(), $("#person-filter").value, $("#label-filter").value.trim()].filter(Boolean).length
+    + nearValues().length;
+}
+
+// "within N s" is offered as soon as two signals are chosen (text + person, two persons, …).
+function updateMomentControls() {
+  const show = formSignals() >= 2;
+  $("#within-box").hidden = !show;
+  $("#within-hint").hidden = !show;
+}
+
+function setNearRows(params) {
+  $("#near-rows").replaceChildren();
+  for (const kind of NEAR_KINDS) for (const value of params.getAll(`near_${kind}`)) addNearRow(kind, value, false);
+  const seconds = withinSeconds(params.get("within"));
+  $("#within").value = seconds === null ? "" : String(seconds);
+  updateMomentControls();
+}
+
+function describeWithin(params) {
+  const seconds = withinSeconds(params.get("within"));
+  return seconds === null ? "" : ` within ${fmtSeconds(seconds * 1000)}`;
+}
+
+// timelines out: the current search as EDL / FCPXML / FCP 7 XML / OTIO
+
+function dispositionName(header) {
+  if (!header) return "";
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(header);
+  if (star) { try { return decodeURIComponent(star[1]); } catch { /* fall through */ } }
+  const plain = /filename="?([^";]+)"?/i.exec(header);
+  return plain ? plain[1] : "";
+}
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 30000);
+}
+
+async function downloadTimeline() {
+  const params = state.exportParams;
+  if (!params) return;
+  const format = $("#export-format").value;
+  const label = $("#export-format").selectedOptions[0].textContent;
+  const status = $("#export-status");
+  status.textContent = `Writing the ${label} timeline…`;
+  try {
+    const response = await fetch(`api/export.${format}?${params}`);
+    if (response.status === 401) { await login(); return downloadTimeline(); }
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new ApiError(plainError(new Error(body.message || `${response.status} ${response.statusText}`)), response.status);
+    }
+    const name = dispositionName(response.headers.get("Content-Disposition")) || `reko.${format}`;
+    saveBlob(await response.blob(), name);
+    status.textContent = `Saved ${name}`;
+    announce(status.textContent);
+  } catch (err) { status.textContent = `No timeline: ${plainError(err)}`; announce(status.textContent); }
 }
 
 function exactMatch(q) {
@@ -359,6 +529,9 @@ function submitSearch(event) {
   } else if (q) params.set("q", q);
   if (person && !params.has("person")) params.append("person", person);
   if (label && !params.has("label")) params.append("label", label);
+  for (const n of nearValues()) params.append(`near_${n.kind}`, n.value);
+  const within = $("#within").value.trim();
+  if (within !== "" && signalsIn(params) >= 2) params.set("within", `${Number(within)}s`);
   for (const v of parseRoute().params.getAll("video")) params.append("video", v);
   navigate(hashFor("search", "", params));
 }
@@ -366,9 +539,13 @@ function submitSearch(event) {
 function describeQuery(params) {
   const parts = [];
   if (params.get("q")) parts.push(`“${params.get("q")}”`);
-  for (const p of params.getAll("person")) parts.push(personName(p));
+  for (const p of params.getAll("person")) parts.push(personLabel(p));
   for (const l of params.getAll("label")) parts.push(l);
-  return parts.join(" + ");
+  const near = [...params.getAll("near_person").map(personLabel), ...params.getAll("near_label"),
+    ...params.getAll("near_text").map((t) => `“${t}”`)];
+  let text = parts.join(" + ");
+  if (near.length) text += `${text ? " near " : ""}${near.join(" + ")}`;
+  return text + describeWithin(params);
 }
 
 function renderFilterChips(params) {
@@ -391,14 +568,20 @@ function renderFilterChips(params) {
 
 function emptyMessage(params) {
   const labels = params.getAll("label");
+  if (isMoment(params) && !labels.some((l) => !Object.keys(state.labels).some((n) => n.toLowerCase() === l.toLowerCase()))) {
+    return `No moment has ${describeQuery(params)}. ${params.get("within") ? "Try a longer time, or fewer signals." : "Give a number of seconds to find them near each other, not only at the same time."}`;
+  }
   const unknown = labels.filter((l) => !Object.keys(state.labels).some((n) => n.toLowerCase() === l.toLowerCase()));
   if (unknown.length) {
     const known = Object.keys(state.labels).sort().slice(0, 8).join(", ");
     return `No video shows the label “${unknown[0]}”.${known ? ` Labels found so far: ${known}.` : ""}`;
   }
+  const others = [...params.getAll("person").map(personLabel), ...labels];
+  if (params.get("q") && others.length) {
+    return `No frame shows “${params.get("q")}” together with ${others.join(" and ")}. Check the spelling, or find them near each other in time: give a number of seconds in “Within”.`;
+  }
   if (params.get("q")) {
-    const extra = params.getAll("person").length || labels.length ? " together with these filters" : "";
-    return `Nothing on screen reads “${params.get("q")}”${extra}. Check the spelling or try a shorter word (Korean words are found inside longer text).`;
+    return `Nothing on screen reads “${params.get("q")}”. Check the spelling or try a shorter word (Korean words are found inside longer text).`;
   }
   if (params.getAll("person").length) return `No moment shows ${params.getAll("person").map(personName).join(" and ")}${labels.length ? ` with ${labels.join(", ")}` : ""}.`;
   return "No moment matches.";
@@ -409,10 +592,14 @@ async function renderSearch(_arg, params) {
   const filters = filtersFrom(params);
   $("#q").value = params.get("q") || "";
   $("#label-filter").value = params.get("label") || "";
-  if (!state.persons.length && params.getAll("person").length) await loadPersons();
+  if (!state.persons.length && (params.getAll("person").length || params.getAll("near_person").length)) await loadPersons();
   $("#person-filter").value = params.get("person") || "";
+  setNearRows(params);
   renderFilterChips(params);
   const summary = $("#search-summary");
+  state.exportParams = null;
+  $("#export-box").hidden = true;
+  $("#export-status").textContent = "";
   if (![...filters.keys()].length) {
     setTitle("Search");
     summary.textContent = "Type a word you saw on screen, a person's name or a label such as Car.";
@@ -433,9 +620,11 @@ async function renderSearch(_arg, params) {
       : emptyMessage(filters);
     renderSegments($("#results"), data, queryTerms(filters.get("q")));
     renderPager($("#pager"), data, (n) => { const p = new URLSearchParams(params); p.set("page", n); return hashFor("search", "", p); }, filters);
+    if (data.total_segments) { state.exportParams = filters; $("#export-box").hidden = false; }
   } catch (err) {
     if (token !== state.renderToken) return;
-    summary.textContent = err.status === 400 && filters.getAll("person").length ? "This person is no longer in the archive." : plainError(err);
+    summary.textContent = err.status === 400 && filters.getAll("person").length && !isMoment(filters)
+      ? "This person is no longer in the archive." : plainError(err);
     $("#results").replaceChildren(); $("#pager").replaceChildren();
   }
 }
@@ -601,6 +790,61 @@ function mergeItem(a, b, similarity) {
   return item;
 }
 
+// names from name captions: suggestions with their evidence, accepted with one action (never on their own)
+
+function evidenceFigure(e) {
+  const picture = thumbnail({ frame_url: e.frame_url, boxes: [{ kind: "text", text: e.line, box: e.box }] });
+  return el("figure", { class: "evidence" }, picture,
+    el("figcaption", { class: "meta" }, `${fmtMs(e.frame_ms)} · `, el("span", { text: `“${e.line}”` })));
+}
+
+function suggestionCard(person, s) {
+  const facts = `With this face for ${fmtSeconds(s.together_ms)} (${plural(s.frames, "frame")})`
+    + ` · ${pct(s.specificity * 100)} of the name's screen time`;
+  return el("li", { class: "suggestion-card" },
+    el("p", { class: "suggested-name" }, el("strong", { text: s.name }), s.title ? el("span", { class: "meta", text: ` ${s.title}` }) : null),
+    el("div", { class: "evidence-row" }, ...s.evidence.slice(0, 2).map(evidenceFigure)),
+    el("p", { class: "meta", text: facts }),
+    el("div", { class: "actions" }, el("button", { type: "button", class: "primary", text: `Accept “${s.name}”`,
+      "aria-label": `Accept “${s.name}” as the name of ${person.display_name}`, onclick: (e) => acceptName(person, s.name, e.currentTarget) })));
+}
+
+async function acceptName(person, name, button) {
+  button.disabled = true;
+  try {
+    const saved = await api(`api/persons/${encodeURIComponent(person.person_id)}/accept-name`, jsonBody("POST", { name }));
+    announce(`Named: ${saved.display_name}`);
+    await loadPersons();
+    route();
+    const heading = $(`#view-${parseRoute().view} h1`);
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  } catch (err) { button.disabled = false; announce(plainError(err)); }
+}
+
+async function renderNameSuggestions(token) {
+  let data;
+  try { data = await api("api/persons?name_suggestions=1"); } catch { return; }
+  if (token !== state.renderToken) return;
+  const found = Object.entries(data.name_suggestions || {}).filter(([pid]) => state.personsById.has(pid));
+  $("#names-panel").hidden = !found.length;
+  $("#names-list").replaceChildren(...found.map(([pid, suggestions]) => {
+    const person = state.personsById.get(pid);
+    return el("li", { class: "names-person" },
+      el("a", { href: hashFor("person", pid), class: "names-who" }, el("img", { src: person.thumbnail_url, alt: "", class: "mini" }),
+        el("span", { text: person.display_name })),
+      el("ul", { class: "suggestion-list", "aria-label": `Names for ${person.display_name}` },
+        ...suggestions.slice(0, 3).map((s) => suggestionCard(person, s))));
+  }));
+}
+
+async function renderPersonNames(person, token) {
+  let data;
+  try { data = await api(`api/persons/${encodeURIComponent(person.person_id)}/name-suggestions`); } catch { return; }
+  if (token !== state.renderToken) return;
+  $("#person-names").hidden = !data.suggestions.length;
+  $("#person-names-list").replaceChildren(...data.suggestions.slice(0, 3).map((s) => suggestionCard(person, s)));
+}
+
 async function renderPeople() {
   const token = state.renderToken;
   const status = $("#people-status");
@@ -627,6 +871,7 @@ async function renderPeople() {
     renameForm(p, () => renderPeople(), `name-${p.person_id}`),
     el("p", { class: "meta", text: `${fmtMs(p.screen_time_ms || 0)} on screen · ${plural(p.videos, "video")} · ${plural(p.face_count, "face")}` }),
     el("p", { class: "actions" }, el("a", { class: "button", href: hashFor("search", "", new URLSearchParams({ person: p.person_id })), text: "Moments" })))));
+  renderNameSuggestions(token);
 }
 
 async function renderPerson(personId, params) {
@@ -641,6 +886,7 @@ async function renderPerson(personId, params) {
     $("#person-stats").textContent = err.status === 404 ? "This person is no longer in the archive: they may have been merged into someone else." : plainError(err);
     for (const id of ["#person-videos", "#person-results", "#person-pager"]) $(id).replaceChildren();
     $("#person-rename").hidden = true; $("#person-similar").hidden = true; $("#person-photo").hidden = true;
+    $("#person-names").hidden = true;
     $("#person-summary").textContent = "";
     return;
   }
@@ -665,6 +911,8 @@ async function renderPerson(personId, params) {
     } catch (err) { announce(plainError(err)); }
   };
   $("#person-stats").textContent = `${fmtMs(person.screen_time_ms)} on screen · ${plural(person.videos, "video")} · ${plural(person.face_count, "face")}`;
+  $("#person-names").hidden = true;
+  if (!person.name) renderPersonNames(person, token);
   $("#person-videos").replaceChildren(...person.in_videos.map((v) => el("li", {},
     el("a", { href: hashFor("video", v.video_id), text: v.filename || v.video_id }),
     el("span", { class: "meta", text: ` · ${fmtMs(v.screen_time_ms)} on screen · ${plural(v.faces, "face")}` }))));
@@ -998,11 +1246,21 @@ async function renderVideo(videoId, params) {
 // ---------------------------------------------------------------------------------------------
 // upload: the estimate first, then real progress (upload bytes, then frames and stage)
 
-function renderUpload() {
-  $("#pending-upload").hidden = !state.pendingFile;
+// How this server takes uploads: "server" (POST /api/videos) or "direct" (straight to S3).
+async function uploadMode() {
+  if (state.uploadMode) return state.uploadMode;
+  try { state.uploadMode = (await api("api/health")).uploads || "server"; } catch { return "server"; }
+  return state.uploadMode;
 }
 
-function readDuration(file) {
+async function renderUpload() {
+  $("#pending-upload").hidden = !state.pendingFile;
+  if (await uploadMode() === "direct") {
+    $("#upload-hint").textContent = "MP4, MOV, MKV… The video goes straight to the archive's S3 bucket, then AWS reads the text on screen, finds faces and objects. You see what that can cost before it starts.";
+  }
+}
+
+function readVideoInfo(file) {
   return new Promise((resolve) => {
     const probe = document.createElement("video");
     const url = URL.createObjectURL(file);
@@ -1010,23 +1268,54 @@ function readDuration(file) {
     const finish = (value) => { if (done) return; done = true; URL.revokeObjectURL(url); probe.removeAttribute("src"); resolve(value); };
     probe.preload = "metadata";
     probe.muted = true;
-    probe.addEventListener("loadedmetadata", () => finish(Number.isFinite(probe.duration) ? probe.duration : null));
+    probe.addEventListener("loadedmetadata", () => finish(Number.isFinite(probe.duration)
+      ? { seconds: probe.duration, height: probe.videoHeight || null } : null));
     probe.addEventListener("error", () => finish(null));
     window.setTimeout(() => finish(null), 8000);
     probe.src = url;
   });
 }
 
+// Before a direct (AWS) upload: the most analysing it can cost, from the video's length.
+async function showAwsEstimate(file, info, size) {
+  const text = $("#pending-estimate");
+  const box = $("#pending-cost");
+  if (!info) {
+    text.textContent = `${size}. This browser cannot read the video's length, so no AWS cost estimate: \`reko estimate\` on the file gives one.`;
+    return;
+  }
+  try {
+    const query = new URLSearchParams({ duration_s: info.seconds.toFixed(3) });
+    if (info.height) query.set("height", info.height);
+    const est = await api(`api/estimate?${query}`);
+    if (state.pendingFile !== file) return;
+    text.textContent = `${fmtMs(info.seconds * 1000)} long, ${size}. On AWS, analysing it costs at most ${fmtUsd(est.cost_usd)}`
+      + ` (${est.region} prices; ${fmtUsd(est.cost_per_video_hour_usd)} per hour of video).`;
+    $("#cost-lines").replaceChildren(
+      ...est.apis.map((a) => el("li", { text: `${a.api} (${a.feature}): ${plural(a.calls, "call")} × ${fmtUsd(a.usd_per_call)} = ${fmtUsd(a.cost_usd)}` })),
+      el("li", { text: `MediaConvert: ${est.mediaconvert_minutes.toFixed(2)} output minutes (frame capture + MP4 proxy${est.mediaconvert_category ? `, ${est.mediaconvert_category}` : ""})`
+        + (est.mediaconvert_cost_usd === null ? ", not in the total: no MediaConvert price is recorded" : ` = ${fmtUsd(est.mediaconvert_cost_usd)}`) }));
+    $("#cost-note").textContent = `A ceiling: every one of the ${plural(est.frames_sampled, "frame")} sampled (${est.sample_fps} per second) sent to every API.`
+      + " reko skips near-duplicate frames, which can only lower it. Per-face calls (SearchUsers, CreateUser, AssociateFaces) are not included.";
+    box.hidden = false;
+  } catch (err) { text.textContent = `${fmtMs(info.seconds * 1000)} long, ${size}. No AWS cost estimate: ${plainError(err)}`; }
+}
+
 async function prepareUpload(file) {
   state.pendingFile = file;
   $("#pending-upload").hidden = false;
+  $("#pending-cost").hidden = true;
   $("#pending-name").textContent = file.name;
   const text = $("#pending-estimate");
   text.textContent = "Reading the video's length…";
-  const seconds = await readDuration(file);
+  const info = await readVideoInfo(file);
+  const mode = await uploadMode();
   if (state.pendingFile !== file) return;
+  const seconds = info ? info.seconds : null;
   const size = `${(file.size / 1048576).toFixed(1)} MB`;
-  if (seconds === null) {
+  if (mode === "direct") {
+    await showAwsEstimate(file, info, size);
+  } else if (seconds === null) {
     text.textContent = `${size}. This browser cannot read the video's length, so no estimate: reko checks the file when it arrives.`;
   } else {
     try {
@@ -1044,7 +1333,7 @@ function startUpload() {
   if (!file) return;
   state.pendingFile = null;
   $("#pending-upload").hidden = true;
-  upload(file);
+  if (state.uploadMode === "direct") uploadDirect(file); else upload(file);
 }
 
 function cancelUpload() {
@@ -1094,6 +1383,83 @@ function upload(file) {
   };
   xhr.onerror = () => { ui.set(0, "The upload stopped: the reko server cannot be reached. Check the connection and try again.", "failed"); announce(`Upload of ${file.name} failed`); };
   xhr.send(form);
+}
+
+// direct uploads (S3 storage): presigned multipart URLs, each part PUT straight to S3
+
+async function putPart(url, blob, attempt = 1) {
+  let response;
+  try { response = await fetch(url, { method: "PUT", body: blob }); } catch {
+    if (attempt < 3) return putPart(url, blob, attempt + 1);
+    throw new Error("S3 cannot be reached from this browser: check the connection (and that the bucket's CORS rule allows this site)");
+  }
+  if (!response.ok) {
+    if (response.status >= 500 && attempt < 3) return putPart(url, blob, attempt + 1);
+    throw new Error(`S3 refused a part (status ${response.status}); its upload link may have expired: upload the video again`);
+  }
+  const etag = response.headers.get("ETag");
+  if (!etag) throw new Error("S3 answered without a readable ETag: the bucket's CORS rule must expose the ETag header");
+  return etag;
+}
+
+async function sendParts(file, plan, ui) {
+  const etags = new Array(plan.parts.length);
+  const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
+  let sent = 0, done = 0, next = 0;
+  const show = () => ui.set(sent / file.size, `Uploading to S3: ${mb(sent)} of ${mb(file.size)} · part ${done} of ${plan.parts.length} sent`);
+  show();
+  const worker = async () => {
+    while (next < plan.parts.length) {
+      const part = plan.parts[next];
+      next += 1;
+      const start = (part.part_number - 1) * plan.part_bytes;
+      const blob = file.slice(start, Math.min(file.size, start + plan.part_bytes));
+      etags[part.part_number - 1] = await putPart(part.url, blob);
+      sent += blob.size;
+      done += 1;
+      show();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(3, plan.parts.length) }, worker));
+  return etags;
+}
+
+async function uploadDirect(file) {
+  const ui = uploadRow(file);
+  announce(`Uploading ${file.name}`);
+  try {
+    const before = (await api("api/videos")).videos;
+    const plan = await api("api/uploads", jsonBody("POST", { filename: file.name, size_bytes: file.size }));
+    const etags = await sendParts(file, plan, ui);
+    await api("api/uploads/complete", jsonBody("POST", { key: plan.key, upload_id: plan.upload_id, etags }));
+    ui.row.dataset.key = plan.key;
+    announce(`${file.name} is uploaded`);
+    waitForRegistration(plan.key, file, before, ui, Date.now());
+  } catch (err) {
+    const why = plainError(err);
+    ui.set(0, `The upload stopped: ${why}`, "failed");
+    announce(`Upload of ${file.name} failed: ${why}`);
+  }
+}
+
+// The S3 event registers the upload (then MediaConvert and the analysis run on AWS): wait for
+// the new video to be listed, then follow its progress like any other.
+async function waitForRegistration(key, file, before, ui, started) {
+  const name = key.split("/").pop();
+  const known = new Set(before.map((v) => v.video_id));
+  let videos = null;
+  try { videos = (await api("api/videos")).videos; } catch { /* ask again below */ }
+  const found = videos && videos.find((v) => !known.has(v.video_id) && v.filename === name);
+  if (found) { ui.row.dataset.videoId = found.video_id; poll(found.video_id, ui, ""); return; }
+  const waited = (Date.now() - started) / 1000;
+  const same = before.find((v) => v.filename === name && v.size_bytes === file.size);
+  if (same && waited > 60) { finishUpload(ui, same.video_id, "Already in the archive ✓ "); return; }
+  if (waited > 900) {
+    ui.set(0, "Uploaded to S3, but the archive has not listed it after 15 minutes. If these bytes were uploaded before, the video is already in; otherwise look at the Videos page later.");
+    return;
+  }
+  ui.set(0, "Uploaded to S3 ✓ Waiting for AWS to register the video…");
+  window.setTimeout(() => waitForRegistration(key, file, before, ui, started), 2000);
 }
 
 function finishUpload(ui, videoId, text) {
@@ -1183,6 +1549,15 @@ function wireVideoPage() {
   $("#transcript-filter").addEventListener("input", renderTranscript);
 }
 
+function wireMoments() {
+  for (const button of document.querySelectorAll("[data-add-near]")) {
+    button.addEventListener("click", () => addNearRow(button.dataset.addNear));
+  }
+  for (const id of ["#q", "#label-filter"]) $(id).addEventListener("input", updateMomentControls);
+  $("#person-filter").addEventListener("change", updateMomentControls);
+  $("#export-button").addEventListener("click", downloadTimeline);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("#search-form").addEventListener("submit", submitSearch);
   $("#q").addEventListener("input", onSearchInput);
@@ -1197,6 +1572,7 @@ document.addEventListener("DOMContentLoaded", () => {
   wireDropzone();
   wirePlayer();
   wireVideoPage();
+  wireMoments();
   window.addEventListener("hashchange", route);
   window.requestAnimationFrame(watchPlayer);
   window.requestAnimationFrame(syncPlayhead);

@@ -55,12 +55,13 @@ def require_chromium() -> None:
         pytest.skip("Chromium is not installed: apt-get install chromium")
 
 
-def start_server(cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """``reko serve`` on a free port in ``cwd``; returns (process, base URL) once /api/health answers."""
+def start_server(cwd: Path, env: dict[str, str], command: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``reko serve`` on a free port in ``cwd``; returns (process, base URL) once /api/health answers.
+    ``command`` replaces the ``reko`` console script (``serve --port N`` is appended to it)."""
     port = free_port()
     log = open(cwd / f"serve-{port}.log", "wb")
-    proc = subprocess.Popen(reko_command("serve", "--port", str(port)), cwd=cwd, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([*(command or reko_command()), "serve", "--port", str(port)], cwd=cwd, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -94,8 +95,9 @@ def launch(playwright):
 
 def new_page(browser, viewport=DESKTOP):
     """A page in a new context whose console errors and uncaught exceptions are collected in
-    ``page.errors``, and whose dialogs (``confirm()``, or an ``alert()`` that must never happen)
-    are accepted and recorded in ``page.dialogs``."""
+    ``page.errors``, whose dialogs (``confirm()``, or an ``alert()`` that must never happen)
+    are accepted and recorded in ``page.dialogs``, and whose file choosers are intercepted
+    (``expect_file_chooser`` gets them)."""
     context = browser.new_context(accept_downloads=True, viewport=viewport)
     page = context.new_page()
     page.errors = []
@@ -103,6 +105,10 @@ def new_page(browser, viewport=DESKTOP):
     page.on("pageerror", lambda e: page.errors.append(f"uncaught: {e}"))
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.accept()))
+    # file choosers are intercepted from the start: expect_file_chooser() alone turns the
+    # interception on while the key press that opens the chooser is already on its way, and a
+    # chooser opened before it is on is lost (seen: Enter on "Choose a video", no event)
+    page.on("filechooser", lambda chooser: None)
     return page
 
 

@@ -1,4 +1,5 @@
-"""Clips: one segment as MP4, or every segment of a search as a zip (cut by pipeline.clips).
+"""Clips: one segment as MP4, or every segment of a search as a zip (cut by pipeline.clips);
+and a search as a timeline for editing software (EDL, FCPXML, FCP 7 XML, OTIO).
 
 Each clip is cut into ``<data dir>/tmp/`` and sent with :func:`send_temporary`, which removes
 the file as the download starts: no request, finished or abandoned, leaves a file behind.
@@ -6,14 +7,17 @@ the file as the download starts: no request, finished or abandoned, leaves a fil
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, redirect
+from flask import Blueprint, redirect, send_file
 
+from ..app import Reko
+from ..errors import NotFoundError
 from .api_search import search_query
 from .common import reko, send_temporary
-from .request_models import ClipRange, ZipParams
+from .request_models import ClipRange, SearchFilters, ZipParams
 from .response_models import Error, Pending
 from .spec import FileResponse, api
 
@@ -63,8 +67,9 @@ def clip(video_id: str, query: ClipRange):
 def clips_zip(query: ZipParams):
     """Every segment of a search as MP4 clips in one zip.
 
-    Same filters as ``GET /api/search``. With ``names=file`` (as the site asks) the clips are
-    named like single clip downloads: ``<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4``.
+    Same filters as ``GET /api/search``. The clips are named like single clip downloads,
+    ``<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4`` (``names=id``:
+    ``<video_id>_<start_ms>-<end_ms>.mp4``; on S3 storage always the file style).
     400 when the search matches nothing or more than 200 segments (narrow it first).
     """
     app = reko()
@@ -86,3 +91,30 @@ def clips_zip(query: ZipParams):
 def pending(retry_after_s: int = 5):
     """202 ``{"status": "cutting", "retry_after_s"}`` with a ``Retry-After`` header."""
     return {"status": "cutting", "retry_after_s": retry_after_s}, 202, {"Retry-After": str(retry_after_s)}
+
+
+#: the export's media types, one per format (documented together: the type depends on ``fmt``)
+EXPORT_TYPES = tuple(dict.fromkeys(media_type for _, media_type in Reko.timeline_formats().values()))
+
+
+@bp.get("/export.<fmt>")
+@api.validate(resp=FileResponse(EXPORT_TYPES, HTTP_200=(None, "the timeline file, as a download"), HTTP_404=Error),
+              tags=["clips"])
+def export_timeline(fmt: str, query: SearchFilters):
+    """A search's segments as a timeline for editing software.
+
+    Same filters as ``GET /api/search`` (moments included). ``fmt``: ``edl`` (CMX 3600),
+    ``fcpxml`` (Final Cut Pro X), ``xml`` (Final Cut Pro 7 XML, which Premiere Pro and DaVinci
+    Resolve import) or ``otio`` (OpenTimelineIO), written by OpenTimelineIO with the source
+    file names and frame-accurate timecodes at each source's frame rate. 400 when the search
+    matches nothing or too much, or (edl, fcpxml, xml) when the sources have different frame
+    rates: export one video at a time then. 404 for another format.
+    """
+    app = reko()
+    formats = app.timeline_formats()
+    if fmt not in formats:
+        raise NotFoundError(f"no timeline format {fmt!r}: use one of {', '.join(formats)}")
+    response = app.search(search_query(query), include_unsafe=query.unsafe)
+    data = app.export_timeline(response, fmt)
+    return send_file(io.BytesIO(data), mimetype=formats[fmt][1], as_attachment=True,
+                     download_name=app.timeline_file_name(response, fmt), max_age=0, conditional=False)

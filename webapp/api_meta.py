@@ -1,5 +1,6 @@
 """``GET /api/openapi.json`` (the OpenAPI 3.1 document, generated from the route declarations
-of :mod:`reko.webapp.spec`), ``GET /api/health``, and the declaration of ``POST /api/login``
+of :mod:`reko.webapp.spec`), ``GET /api/health``, ``GET /api/estimate`` (the AWS cost
+ceiling before an upload), and the declaration of ``POST /api/login``
 (a route of :mod:`reko.webapp.security`)."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from flask import Blueprint, Flask
 from spectree import Response
 
 from .common import reko
-from .request_models import HealthParams, Login, StateChange
-from .response_models import Error, Health, LoggedIn, OpenApiDocument
+from .request_models import EstimateParams, HealthParams, Login, StateChange
+from .response_models import AwsEstimate, Error, Health, LoggedIn, OpenApiDocument
 from .spec import api
 
 bp = Blueprint("meta", __name__, url_prefix="/api")
@@ -29,15 +30,33 @@ def openapi():
 def health(query: HealthParams):
     """Liveness and index statistics.
 
-    With ``estimate_ms`` (a video's duration): also ``estimate``, how long analysing such a
-    video should take here (the analysis speed measured on this server or archive), asked by
-    the site before an upload starts.
+    ``uploads`` says how the site sends videos: ``server`` (``POST /api/videos``) or
+    ``direct`` (S3 storage: ``POST /api/uploads``, the parts straight to S3, then
+    ``POST /api/uploads/complete``). With ``estimate_ms`` (a video's duration): also
+    ``estimate``, how long analysing such a video should take here (the analysis speed
+    measured on this server or archive), asked by the site before an upload starts.
     """
     app = reko()
-    body = app.health()
+    body = {**app.health(), "uploads": app.site_uploads()}
     if query.estimate_ms is not None:
         body["estimate"] = app.site_estimate(query.estimate_ms)
     return body
+
+
+@bp.get("/estimate")
+@api.validate(resp=Response(HTTP_200=AwsEstimate, HTTP_500=(Error, "no prices are recorded for REKO_AWS_REGION")),
+              tags=["meta"])
+def aws_estimate(query: EstimateParams):
+    """What analysing a video on AWS costs at most.
+
+    For a video of ``duration_s`` seconds (and ``height`` px), before it is uploaded: every
+    frame sampled at REKO_SAMPLE_FPS sent to the Rekognition image API of every REKO_FEATURES
+    analysis at REKO_AWS_REGION's published prices, plus MediaConvert's output minutes. A
+    ceiling: near-duplicate frames are skipped, which can only lower it; per-face calls
+    (SearchUsers, CreateUser, AssociateFaces) and the costs in ``not_counted`` are not
+    included. ``reko estimate VIDEO`` counts the calls on the real file.
+    """
+    return reko().site_aws_estimate(query.duration_s, query.height)
 
 
 def declare_login(web: Flask) -> None:

@@ -8,9 +8,10 @@ from spectree import Response
 from ..pipeline.persons import Person
 from .api_search import search_page_json
 from .common import reko, send_media
-from .request_models import (FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge, PersonRename,
-                             StateChange)
-from .response_models import Error, FaceSearchResult, Labels, Merged, PersonDetail, PersonList, Removed
+from .request_models import (AcceptName, FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge,
+                             PersonRename, StateChange)
+from .response_models import (Error, FaceSearchResult, Labels, Merged, NameSuggestions, PersonDetail, PersonList,
+                              Removed)
 from .response_models import Person as PersonShape
 from .spec import FileResponse, api
 
@@ -38,7 +39,48 @@ def list_persons(query: PersonListParams):
     body: dict = {"persons": [person_json(p) for p in persons]}
     if query.merge_suggestions:
         body["merge_suggestions"] = app.site_merge_suggestions()
+    if query.name_suggestions:
+        body["name_suggestions"] = {pid: [suggestion_json(s) for s in found]
+                                    for pid, found in app.name_suggestions().items()}
     return body
+
+
+def suggestion_json(suggestion) -> dict:
+    """A name suggestion (:class:`reko.pipeline.name_suggestions.NameSuggestion`) with the URL of
+    each evidence frame's thumbnail."""
+    data = suggestion.to_json()
+    data["evidence"] = [{**e, "frame_url": f"/api/frames/{e['video_id']}/{e['frame_ms']}.jpg"}
+                        for e in data["evidence"]]
+    return data
+
+
+@bp.get("/persons/<person_id>/name-suggestions")
+@api.validate(resp=Response(HTTP_200=NameSuggestions, HTTP_404=Error), tags=["persons"])
+def name_suggestions(person_id: str):
+    """Names proposed for a person from name captions.
+
+    News lower-thirds (``김철수 / 국회의원``, ``JOHN SMITH, Reporter``) shown while the person's
+    face is on screen, best first, each with its evidence: the frames showing both, and how
+    much screen time the name shares with the face. Never applied on its own: ``POST
+    /api/persons/{person_id}/accept-name`` applies one. Empty for a named person.
+    """
+    app = reko()
+    person = app.person(person_id)
+    return {"person_id": person.person_id,
+            "suggestions": [suggestion_json(s) for s in app.person_name_suggestions(person.person_id)]}
+
+
+@bp.post("/persons/<person_id>/accept-name")
+@api.validate(headers=StateChange, resp=Response(HTTP_200=PersonShape, HTTP_403=Error, HTTP_404=Error),
+              tags=["persons"])
+def accept_name(person_id: str, json: AcceptName):
+    """Name a person after one of their suggested names.
+
+    ``name`` must be one of ``GET /api/persons/{person_id}/name-suggestions`` (spacing and
+    capitals do not matter; the suggestion's spelling is stored); empty takes the best. 400
+    when it is not suggested (any other name: ``PATCH /api/persons/{person_id}``).
+    """
+    return person_json(reko().accept_name(person_id, json.name or None))
 
 
 @bp.get("/persons/<person_id>")

@@ -3,6 +3,7 @@ range requests, frame thumbnails, and the per-video timeline of what appears whe
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from flask import Blueprint, request
@@ -71,6 +72,12 @@ def get_video(video_id: str):
     """
     app = reko()
     failure = app.queue.failures.get(video_id)
+    if failure is None and app.queue.current == video_id and app.catalog.get(video_id) is None:
+        # the background ingest rejected the file and removed the record: it says why in a moment
+        deadline = time.monotonic() + 2.0
+        while app.queue.current == video_id and video_id not in app.queue.failures and time.monotonic() < deadline:
+            time.sleep(0.02)
+        failure = app.queue.failures.get(video_id)
     if failure and app.catalog.get(video_id) is None:
         return {"video_id": video_id, "status": "failed", "error": failure, "progress": 0.0,
                 "stage": "failed", "stage_text": "Failed"}

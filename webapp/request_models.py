@@ -32,14 +32,29 @@ class QueryModel(BaseModel):
 
 
 class SearchFilters(QueryModel):
-    """What to search for (``GET /api/clips.zip``; the base of :class:`SearchParams`). Every
-    filter is optional, but at least one of ``q``, ``person``, ``label``, ``video`` is needed."""
+    """What to search for (``GET /api/clips.zip``, ``GET /api/export.{fmt}``; the base of
+    :class:`SearchParams`). Every filter is optional, but at least one of ``q``, ``person``,
+    ``label``, ``video`` is needed.
+
+    Moments across signals: with ``within`` or any ``near_*`` value, every signal stands on its
+    own in time. The anchor is ``q`` (or, with no text, the first ``person``, else the first
+    ``label``); every other ``person`` and ``label`` and every ``near_*`` value must be on screen
+    within ``within`` of an anchor frame (omitted: 0 s, on screen together). Without them,
+    ``q``, ``person`` and ``label`` must all match in one frame."""
 
     q: str = Field("", description='text to find: words are ANDed, "quoted phrases" kept whole')
     person: list[str] = Field(default_factory=list, description="person id or name (repeatable)")
     label: list[str] = Field(default_factory=list, description="label name, e.g. Car (repeatable)")
     video: list[str] = Field(default_factory=list, description="video_id to search in (repeatable)")
     unsafe: bool = Field(False, description="1 to include frames flagged unsafe (hidden by default)")
+    near_person: list[str] = Field(default_factory=list, description="a person (id or name) on screen within "
+                                                                     "`within` of the anchor (repeatable)")
+    near_label: list[str] = Field(default_factory=list, description="a label on screen within `within` of "
+                                                                    "the anchor (repeatable)")
+    near_text: list[str] = Field(default_factory=list, description="text on screen within `within` of the "
+                                                                   "anchor (repeatable)")
+    within: str = Field("", max_length=40, description="how far apart the signals may be: 5s, 1.5s, 500ms, "
+                                                       "2m or a number of seconds (at most 10 minutes)")
 
 
 class SearchParams(SearchFilters):
@@ -52,8 +67,9 @@ class SearchParams(SearchFilters):
 class ZipParams(SearchFilters):
     """``GET /api/clips.zip``: the filters, and how to name the clips inside."""
 
-    names: Literal["id", "file"] = Field("id", description="clip names: id (<video_id>_<start_ms>-<end_ms>.mp4) "
-                                                           "or file (<original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4)")
+    names: Literal["id", "file"] = Field("file", description="clip names: file (<original name>_<hh-mm-ss.mmm>-"
+                                                             "<hh-mm-ss.mmm>.mp4, as single clip downloads) or id "
+                                                             "(<video_id>_<start_ms>-<end_ms>.mp4)")
 
 
 class PersonListParams(QueryModel):
@@ -61,6 +77,8 @@ class PersonListParams(QueryModel):
 
     q: str = Field("", max_length=200, description="only persons whose name (or \"Person N\") contains this")
     merge_suggestions: bool = Field(False, description="1 to add pairs of persons whose faces look alike")
+    name_suggestions: bool = Field(False, description="1 to add the names proposed for unnamed persons from "
+                                                      "name captions shown with their faces")
 
 
 class LabelParams(QueryModel):
@@ -74,6 +92,14 @@ class HealthParams(QueryModel):
 
     estimate_ms: int | None = Field(None, ge=0, le=100 * 3600 * 1000,
                                     description="a video's duration in ms: add how long analysing it should take")
+
+
+class EstimateParams(QueryModel):
+    """``GET /api/estimate``: the video the browser is about to upload, as it reads it."""
+
+    duration_s: float = Field(gt=0, le=100 * 3600, description="the video's duration in seconds")
+    height: int | None = Field(None, ge=1, le=10_000, description="the video's height in px (MediaConvert's "
+                                                                   "resolution category)")
 
 
 class PageSize(QueryModel):
@@ -136,6 +162,14 @@ class PersonMerge(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"into": "p-0123456789"}]})
     into: str = Field(description="the person_id that keeps the faces")
+
+
+class AcceptName(BaseModel):
+    """``POST /api/persons/{person_id}/accept-name``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "김철수"}]})
+    name: str = Field("", max_length=200, description="one of the person's suggested names (GET "
+                                                      "/api/persons/{person_id}/name-suggestions); empty: the best")
 
 
 class Login(BaseModel):

@@ -73,10 +73,28 @@ class Why(BaseModel):
     persons: list[WhyPerson]
 
 
+class NearWitness(BaseModel):
+    """A moment query's other signal, met near the segment's matching (anchor) frames: the
+    frame where it is on screen and how far it is from the nearest anchor frame."""
+
+    clause: int = Field(description="which near signal (0-based, in the order the query gives them)")
+    kind: Literal["person", "label", "text"]
+    label: str = Field(description="the signal for people: a display name (names of several persons "
+                                   "joined with ' or '), a label or the text")
+    frame_ms: int = Field(description="the frame where the signal is on screen")
+    start_ms: int = Field(description="that frame's span")
+    end_ms: int
+    gap_ms: int = Field(description="time between that frame's span and the nearest anchor frame's (0: "
+                                    "on screen together)")
+    relation: Literal["together", "before", "after"] = Field(description="where it is from the anchor")
+    frame_url: str
+
+
 class Segment(BaseModel):
     """A time range of one video where the query matches; its best frame gives the thumbnail.
     ``start_ms``..``end_ms`` is padded (REKO_SEGMENT_PAD_MS); ``match_start_ms``..``match_end_ms``
-    is the span of the matching frames themselves."""
+    is the span of the matching frames themselves. A moment query's segment spans its anchor
+    frames and their witnesses, listed in ``near``."""
 
     video_id: str
     start_ms: int
@@ -96,6 +114,8 @@ class Segment(BaseModel):
     match_end_ms: int = Field(description="end of the matching frames (before padding)")
     why: Why
     download_name: str = Field(description="the clip's file name: <original name>_<hh-mm-ss.mmm>-<hh-mm-ss.mmm>.mp4")
+    near: list[NearWitness] | None = Field(None, description="moment queries only: the other signals' frames, "
+                                                             "each once, in time order")
 
 
 class SearchResult(BaseModel):
@@ -154,6 +174,9 @@ class PersonList(BaseModel):
 
     persons: list[Person]
     merge_suggestions: list[MergeSuggestion] | None = Field(None, description="with merge_suggestions=1")
+    name_suggestions: dict[str, list[NameSuggestion]] | None = Field(
+        None, description="with name_suggestions=1: person_id → names proposed from name captions, best "
+                          "first (only unnamed persons with a suggestion)")
 
 
 class Merged(BaseModel):
@@ -322,7 +345,75 @@ class Health(BaseModel):
     frames: int = Field(description="frame documents in the index")
     videos: int = Field(description="videos in the index")
     pending: int = Field(description="videos queued or being ingested")
+    uploads: Literal["direct", "server"] = Field(
+        description="how the site uploads videos: direct (S3 storage: POST /api/uploads, then PUT the parts "
+                    "to S3) or server (POST /api/videos)")
     estimate: Estimate | None = Field(None, description="with estimate_ms")
+
+
+class AwsApiCalls(BaseModel):
+    """One Rekognition image API in the AWS estimate."""
+
+    feature: str = Field(description="the REKO_FEATURES analysis, e.g. text")
+    api: str = Field(description="its Rekognition API, e.g. DetectText")
+    calls: int = Field(description="at most: one per sampled frame")
+    usd_per_call: float = Field(description="first-tier price per image, USD")
+    cost_usd: float
+
+
+class AwsEstimate(BaseModel):
+    """What analysing a video on AWS costs at most (every sampled frame to every API), before it
+    is uploaded. A ceiling: near-duplicate frames are skipped, which can only lower it; per-face
+    calls are not included (see ``not_counted``)."""
+
+    region: str = Field(description="REKO_AWS_REGION, whose prices are used")
+    sample_fps: float
+    video_seconds: float
+    frames_sampled: int = Field(description="frames MediaConvert captures at REKO_SAMPLE_FPS")
+    apis: list[AwsApiCalls] = Field(description="one per REKO_FEATURES analysis")
+    rekognition_cost_usd: float
+    mediaconvert_minutes: float = Field(description="billed output minutes: frame capture + MP4 proxy")
+    mediaconvert_category: Literal["SD", "HD", "UHD"] | None = Field(description="from height; null without it")
+    mediaconvert_cost_usd: float | None = Field(description="null: no citable MediaConvert price is recorded")
+    cost_usd: float = Field(description="the priced total (Rekognition, plus MediaConvert when priced)")
+    cost_per_video_hour_usd: float
+    ceiling: bool = Field(description="always true: the naive plan, an upper bound")
+    not_counted: list[str] = Field(description="costs left out, in plain words")
+    price_source: str
+    prices_read: list[str] = Field(description="when the prices used were read (ISO dates)")
+
+
+class NameEvidence(BaseModel):
+    """A frame where a suggested name is on screen with the person's face."""
+
+    video_id: str
+    frame_ms: int
+    start_ms: int
+    end_ms: int
+    line: str = Field(description="the caption line read")
+    box: Box = Field(description="where the line is on the frame")
+    frame_url: str
+
+
+class NameSuggestion(BaseModel):
+    """A name proposed for a person from the name captions shown with their face (never applied
+    until someone accepts it)."""
+
+    name: str
+    title: str = Field(description="the title read after the name, e.g. 국회의원, Reporter")
+    score: float = Field(description="higher is better")
+    together_ms: int = Field(description="screen time the name shares with the person's face")
+    name_ms: int = Field(description="screen time of the name in the videos the person is in")
+    specificity: float = Field(description="together_ms / name_ms, 0–1")
+    frames: int = Field(description="frames showing both")
+    evidence: list[NameEvidence] = Field(description="some of those frames, earliest first")
+
+
+class NameSuggestions(BaseModel):
+    """The names proposed for one person, best first (empty for a named person)."""
+
+    person_id: str
+    suggestions: list[NameSuggestion]
 
 
 class LoggedIn(BaseModel):
@@ -340,7 +431,7 @@ class OpenApiDocument(BaseModel):
     paths: dict[str, object]
 
 
-for _model in (PersonDetail, Timeline):  # they name models defined after them
+for _model in (PersonDetail, Timeline, PersonList):  # they name models defined after them
     _model.model_rebuild()
 
 

@@ -112,7 +112,8 @@ def _matches(supplied: str, token: str) -> bool:
 def install_security(app: Flask, settings: Settings, bound_host: str | None = None,
                      media_origin: str = "") -> None:
     """Register the guards, the login route and security headers on ``app``. ``media_origin``
-    (remote storage's presigned URLs) is allowed for images and video in the CSP."""
+    (remote storage's presigned URLs) is allowed for images and video in the CSP, and for
+    ``fetch`` (the site PUTs upload parts straight to S3)."""
     hosts = allowed_hosts(settings, bound_host)
     throttle = LoginThrottle()
     extra = f" {media_origin}" if media_origin else ""
@@ -165,5 +166,6 @@ def install_security(app: Flask, settings: Settings, bound_host: str | None = No
         response.headers.setdefault(
             "Content-Security-Policy",
             f"default-src 'self'; img-src 'self' data: blob:{extra}; media-src 'self' blob:{extra}; "
+            f"connect-src 'self'{extra}; "
             "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
         return response

@@ -31,6 +31,7 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_model_key
 
 from .. import __version__
+from ..app import Reko
 from ..errors import MediaError, QueryError
 from ..pipeline import ids
 from . import request_models, response_models
@@ -47,6 +48,9 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
                 "description": "a face id (UUID), as listed by GET /api/persons/{person_id}"},
     "frame_ms": {"type": "integer", "format": "int64", "minimum": 0, "maximum": ids.MAX_FRAME_MS,
                  "description": "the frame's time in ms, as in a segment's frame_url"},
+    "fmt": {"type": "string", "enum": list(Reko.timeline_formats()),
+            "description": "edl (CMX 3600), fcpxml (Final Cut Pro X), xml (Final Cut Pro 7 XML: Premiere Pro, "
+                           "DaVinci Resolve) or otio (OpenTimelineIO)"},
 }
 
 #: The problems of a pydantic error ``type`` in plain words (``{field}`` and the error's
@@ -55,6 +59,7 @@ PROBLEMS = {
     "missing": "{field} is missing",
     "int_parsing": "{field} must be a whole number",
     "greater_than_equal": "{field} must be at least {ge}",
+    "greater_than": "{field} must be above {gt}",
     "less_than_equal": "{field} must be at most {le}",
     "bool_parsing": "{field} must be 1 or 0",
     "string_type": "{field} must be a string",
@@ -147,19 +152,21 @@ def _problem(item: dict[str, Any], where: str) -> str:
 
 
 class FileResponse(Response):
-    """A response declaration whose success (2xx) answers are a file of ``media_type``
-    (documented as binary content); other codes as in :class:`spectree.Response`."""
+    """A response declaration whose success (2xx) answers are a file of ``media_type`` (one, or
+    a tuple when the file's type depends on the request; documented as binary content); other
+    codes as in :class:`spectree.Response`."""
 
-    def __init__(self, media_type: str, *codes: str, **code_models: Any) -> None:
+    def __init__(self, media_type: str | tuple[str, ...], *codes: str, **code_models: Any) -> None:
         super().__init__(*codes, **code_models)
-        self.media_type = media_type
+        self.media_types = (media_type,) if isinstance(media_type, str) else tuple(media_type)
 
     def generate_spec(self, naming_strategy: Callable[[Any], str] = get_model_key) -> dict[str, Any]:
         """The OpenAPI ``responses`` object."""
         spec = super().generate_spec(naming_strategy)
         for code, item in spec.items():
             if code.startswith("2") and "content" not in item:
-                item["content"] = {self.media_type: {"schema": {"type": "string", "format": "binary"}}}
+                item["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}
+                                   for media_type in self.media_types}
         return spec
 
 
