@@ -19,16 +19,27 @@ import sys
 import urllib.request
 
 import pytest
-
 from reko.pipeline import samples
-from test_site_support import (DESKTOP, PHONE, axe_violations, env_without_reko, free_port, horizontal_overflow,
-                               launch, new_page, require_chromium, shot, start_server, stop_server)
+from test_site_support import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    env_without_reko,
+    free_port,
+    horizontal_overflow,
+    launch,
+    new_page,
+    require_chromium,
+    shot,
+    start_server,
+    stop_server,
+)
 
 BUCKET = "reko-site-upload-test"
 #: ``reko serve`` with S3's smallest part (5 MiB) instead of 64 MiB, so a 20 MB video is 5 parts
 SERVE_WITH_SMALL_PARTS = [sys.executable, "-c",
-                          "import sys; import reko.pipeline.aws.uploads as u; u.DEFAULT_PART_BYTES = u.MIN_PART_BYTES; "
-                          "from reko.cli import cli; cli(sys.argv[1:], prog_name='reko')"]
+                          ("import sys; import reko.pipeline.aws.uploads as u; u.DEFAULT_PART_BYTES = u.MIN_PART_BYTES; "
+                           "from reko.cli import cli; cli(sys.argv[1:], prog_name='reko')")]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +49,7 @@ def s3_site(tmp_path_factory):
     require_chromium()
     server_module = pytest.importorskip("moto.server", reason="needs moto's server: infra/install.sh --dev")
     import boto3
-    import moto.moto_server.werkzeug_app as werkzeug_app
+    from moto.moto_server import werkzeug_app
 
     patch = pytest.MonkeyPatch()
     patch.setattr(werkzeug_app, "DISABLE_GLOBAL_CORS", True)  # only the bucket's CORS rule answers
