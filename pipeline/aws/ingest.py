@@ -222,7 +222,9 @@ class AwsIngest:
 
     def _plan(self, captures: list[str]) -> tuple[list[PlannedFrame], list[int], tuple[int, int]]:
         """The planned frames of the captures (in time order), their capture numbers, and the
-        captures' (width, height) in px."""
+        captures' (width, height) in px. Each planned frame names the APIs to call on it and
+        the earlier frames whose results it carries (the message's ``analyses`` and
+        ``carried``); the planner runs without the local face tracker (no detector here)."""
         planner = AnalysisPlanner(self.settings.feature_list, self.settings.dedup_threshold_cells)
         planned: list[PlannedFrame] = []
         indexes: list[int] = []
