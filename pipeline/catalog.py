@@ -11,7 +11,6 @@ it works between processes and is released by the kernel when a holder dies, eve
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -164,7 +163,8 @@ class Catalog(VideoCatalog):
 
     def list(self, statuses: tuple[str, ...] = ()) -> list[VideoRecord]:
         """Every record (or those in one of ``statuses``), newest first."""
-        sql, params = "SELECT * FROM videos", ()
+        sql = "SELECT * FROM videos"
+        params: tuple[str, ...] = ()
         if statuses:
             sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params = statuses
@@ -186,7 +186,9 @@ class Catalog(VideoCatalog):
                 " stored_path=excluded.stored_path, updated_at=excluded.updated_at",
                 (video_id, filename, stored_path, duration_ms, width, height, fps, size_bytes,
                  status, now, now))
-        return self.get(video_id)
+        record = self.get(video_id)
+        assert record is not None
+        return record
 
     def update(self, video_id: str, **fields: Any) -> None:
         """Set columns (``status``, ``checkpoint_ms``, counters, ``error``) of one record."""

@@ -126,8 +126,8 @@ def name_candidates(lines: Iterable[Mapping[str, Any]]) -> list[Candidate]:
     """Name candidates in the text lines of one frame (``{"text", "box"}`` each, as in
     :class:`reko.pipeline.documents.TextLine`), in line order; see the module docstring for
     the patterns. Text is NFKC-normalised first; each name once per frame."""
-    lines = [{"text": " ".join(unicodedata.normalize("NFKC", str(l.get("text", ""))).split()),
-              "box": l.get("box") or {}} for l in lines]
+    lines = [{"text": " ".join(unicodedata.normalize("NFKC", str(line.get("text", ""))).split()),
+              "box": line.get("box") or {}} for line in lines]
     found: dict[str, Candidate] = {}
 
     def add(c: Candidate | None) -> None:
@@ -152,11 +152,11 @@ def name_candidates(lines: Iterable[Mapping[str, Any]]) -> list[Candidate]:
                     break
         latin = _EN_NAME_TITLE.match(text)
         if latin:
-            name, title = latin.group(1), latin.group(2)
-            if any(w.strip(".,").casefold() in EN_TITLES for w in re.split(r"[\s/,&-]+", title)) and \
+            name, en_title = latin.group(1), latin.group(2)
+            if any(w.strip(".,").casefold() in EN_TITLES for w in re.split(r"[\s/,&-]+", en_title)) and \
                     not any(w.strip(".,").casefold() in EN_TITLES for w in name.split()):
                 shown = name.title() if name.isupper() else name
-                add(Candidate(name=shown, title=title, key=name_key(name), surname=True, line=text, box=box))
+                add(Candidate(name=shown, title=en_title, key=name_key(name), surname=True, line=text, box=box))
     return list(found.values())
 
 

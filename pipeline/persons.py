@@ -23,6 +23,7 @@ video. With ``REKO_ANALYZER=rekognition`` the same calls go to Amazon Rekognitio
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import threading
@@ -31,7 +32,7 @@ from typing import Any
 from ..errors import InputError, NotFoundError, QueryError
 from ..settings import Settings
 from .analysis.protocol import RekognitionClient
-from .documents import Face, FrameDocument
+from .documents import Face
 from .index import IndexBackend
 from .person_records import FaceRow, Person, PersonRecords
 from .storage import Storage, person_key
@@ -192,7 +193,7 @@ class PersonStore:
                 raise
 
     # -- queries ----------------------------------------------------------------------------
-    def list(self) -> list[Person]:
+    def list(self) -> builtins.list[Person]:
         """Every person, most screen time first."""
         return self.records.persons()
 
@@ -203,7 +204,7 @@ class PersonStore:
                 return person
         raise NotFoundError(f"no person {person_id!r}; see `reko persons`")
 
-    def resolve(self, id_or_name: str) -> list[str]:
+    def resolve(self, id_or_name: str) -> builtins.list[str]:
         """Person ids for an id or a name (case-insensitive, every person with that name).
 
         Raises:
@@ -226,7 +227,7 @@ class PersonStore:
         return {"face_id": row.face_id, "person_id": row.person_id, "video_id": row.video_id,
                 "frame_ms": row.frame_ms}
 
-    def faces_of(self, person_id: str) -> list[dict[str, Any]]:
+    def faces_of(self, person_id: str) -> builtins.list[dict[str, Any]]:
         """The faces of a person, in (video, time) order: ``face_id``, ``video_id``,
         ``frame_ms``, ``box`` (ratios), ``good``."""
         return [{"face_id": r.face_id, "video_id": r.video_id, "frame_ms": r.frame_ms, "box": r.box,
@@ -262,7 +263,7 @@ class PersonStore:
         self.get(person_id)
         self.records.rename(person_id, name.strip()[:200])
 
-    def merge(self, person_id: str, into_id: str) -> list[tuple[str, int]]:
+    def merge(self, person_id: str, into_id: str) -> builtins.list[tuple[str, int]]:
         """Move every face of ``person_id`` to ``into_id`` and delete ``person_id``; returns the
         (video_id, frame_ms) of frames whose documents must be updated."""
         if person_id == into_id:
@@ -328,7 +329,7 @@ def update_documents(index: IndexBackend, frames: list[tuple[str, int]], store: 
     by_video: dict[str, set[int]] = {}
     for video_id, frame_ms in frames:
         by_video.setdefault(video_id, set()).add(frame_ms)
-    changed: list[FrameDocument] = []
+    changed: list[dict[str, Any]] = []
     for video_id, wanted in by_video.items():
         for doc in index.frames(video_id):
             if doc["frame_ms"] not in wanted:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import Settings
-from .catalog import Catalog
+from .catalog import VideoCatalog
 from .index import IndexBackend, SearchQuery
 from .segments import Segment, merge_segments
 
@@ -27,7 +27,7 @@ class SearchResponse:
                 "segments": [s.to_json() for s in self.segments]}
 
 
-def search(settings: Settings, index: IndexBackend, catalog: Catalog, query: SearchQuery,
+def search(settings: Settings, index: IndexBackend, catalog: VideoCatalog, query: SearchQuery,
            include_unsafe: bool = False) -> SearchResponse:
     """Run ``query`` and merge its hits into segments with the gap/padding settings. Frames
     flagged unsafe (``REKO_HIDE_UNSAFE_CONFIDENCE``) are left out unless ``include_unsafe``.

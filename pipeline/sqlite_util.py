@@ -43,27 +43,31 @@ def _translated(call: Any, what: str, *args: Any, **kwargs: Any) -> Any:
         raise storage_error(exc, what) from None
 
 
+def _what(connection: sqlite3.Connection) -> str:
+    return getattr(connection, "what", "database")
+
+
 class Cursor(sqlite3.Cursor):
     """A cursor whose operational faults (also while stepping through rows) raise
     :class:`StorageError`."""
 
     def execute(self, *args: Any, **kwargs: Any) -> "Cursor":  # noqa: D102
-        return _translated(super().execute, self.connection.what, *args, **kwargs)
+        return _translated(super().execute, _what(self.connection), *args, **kwargs)
 
     def executemany(self, *args: Any, **kwargs: Any) -> "Cursor":  # noqa: D102
-        return _translated(super().executemany, self.connection.what, *args, **kwargs)
+        return _translated(super().executemany, _what(self.connection), *args, **kwargs)
 
     def fetchone(self) -> Any:  # noqa: D102
-        return _translated(super().fetchone, self.connection.what)
+        return _translated(super().fetchone, _what(self.connection))
 
     def fetchmany(self, *args: Any, **kwargs: Any) -> list[Any]:  # noqa: D102
-        return _translated(super().fetchmany, self.connection.what, *args, **kwargs)
+        return _translated(super().fetchmany, _what(self.connection), *args, **kwargs)
 
     def fetchall(self) -> list[Any]:  # noqa: D102
-        return _translated(super().fetchall, self.connection.what)
+        return _translated(super().fetchall, _what(self.connection))
 
     def __next__(self) -> Any:
-        return _translated(super().__next__, self.connection.what)
+        return _translated(super().__next__, _what(self.connection))
 
 
 class Connection(sqlite3.Connection):
@@ -121,7 +125,7 @@ def connect(path: Path | str, schema: str = "", *, what: str = "database",
                                "writable", detail=str(exc)) from None
     try:
         db = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S, uri=uri,
-                             isolation_level=isolation_level, factory=Connection)
+                             isolation_level=isolation_level, factory=Connection)  # type: ignore[arg-type]
     except sqlite3.Error as exc:
         raise storage_error(exc, what) from None
     assert isinstance(db, Connection)

@@ -36,12 +36,11 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .jobs import IngestQueue
-    from .pipeline.aws.ingest import AwsIngest
-    from .pipeline.aws.ingest import AwsIngest
     from .pipeline.analysis.protocol import RekognitionClient
+    from .pipeline.aws.ingest import AwsIngest
     from .pipeline.clips import ClipReport
     from .pipeline.estimate import Estimate
-    from .pipeline.ingest import IngestReport, Ingestor, ProgressFn
+    from .pipeline.ingest import Ingestor, IngestReport, ProgressFn
     from .pipeline.persons import Person, PersonStore
 
 MAX_ZIP_SEGMENTS = 200  #: larger results must be narrowed first (each clip costs a cut)
@@ -849,10 +848,12 @@ class Reko:
             score = min(filter(None, (rank(person["display_name"]), rank(f"Person {person['number']}"))), default=None)
             if score is not None:
                 persons.append((score, person))
-        labels = [(rank(name), {"name": name, "frames": count}) for name, count in self.labels().items()]
+        labels: list[tuple[Any, dict[str, Any]]] = [
+            (score, {"name": name, "frames": count}) for name, count in self.labels().items()
+            if (score := rank(name)) is not None]
         return {"persons": [p for _, p in sorted(persons, key=lambda x: x[0])[:limit]],
-                "labels": [lab for score, lab in sorted((x for x in labels if x[0] is not None),
-                                                        key=lambda x: (x[0][0], -x[1]["frames"], x[0][2]))[:limit]]}
+                "labels": [lab for _, lab in sorted(labels, key=lambda x: (x[0][0], -int(x[1]["frames"]),
+                                                                            x[0][2]))[:limit]]}
 
     # why a segment matched -------------------------------------------------------------------
     def site_face_similarity(self, face_id: str, person_id: str) -> float | None:
@@ -904,7 +905,7 @@ class Reko:
         persons = []
         if query.person_ids:
             numbers = self.site_person_numbers() if numbers is None else numbers
-            names = self.persons_store.names()
+            person_names = self.persons_store.names()
             for face in best.get("faces", []):
                 pid = face.get("person_id")
                 if pid not in query.person_ids:
@@ -912,7 +913,7 @@ class Reko:
                 similarity = photo_similarity if photo_similarity is not None else \
                     self.site_face_similarity(face["face_id"], pid)
                 persons.append({"person_id": pid, "similarity": similarity,
-                                "display_name": names.get(pid) or f"Person {numbers.get(pid, '?')}",
+                                "display_name": person_names.get(pid) or f"Person {numbers.get(pid, '?')}",
                                 "confidence": round(float(face.get("confidence", 0)), 1)})
         return {"lines": lines, "labels": children, "persons": persons,
                 "match_start_ms": min(d["start_ms"] for d in segment.frames),
@@ -1246,8 +1247,8 @@ class Reko:
         """
         import math
 
-        from .pipeline.estimate import FEATURE_APIS, NOT_COUNTED, VideoFrames, estimate, resolution_category
         from .pipeline.aws.prices import REKOGNITION_GROUPS, REKOGNITION_PRICING_URL, region_prices
+        from .pipeline.estimate import FEATURE_APIS, NOT_COUNTED, VideoFrames, estimate, resolution_category
 
         if not math.isfinite(duration_s) or not 0 < duration_s <= self.SITE_AWS_MAX_SECONDS:
             raise QueryError(f"duration_s must be a video's length in seconds, above 0 and at most "
@@ -1260,7 +1261,7 @@ class Reko:
                             frames_sampled=frames, frames_kept=frames)  # every frame to every API
         features = list(self.settings.feature_list)
         result = estimate([video], features, prices, self.settings.sample_fps)
-        apis = []
+        apis: list[dict[str, Any]] = []
         for feature in features:
             api = FEATURE_APIS[feature]
             usd = prices.rekognition_usd_per_call(api)

@@ -84,7 +84,10 @@ class FaultError(RekoError):
 
 
 class FfmpegError(FaultError):
-    """ffmpeg or ffprobe is missing, was killed, or failed for a reason other than the file."""
+    """ffmpeg or ffprobe is missing, was killed, or failed for a reason other than the file;
+    ``returncode`` is the process's exit status (negative: killed by that signal; 0: none ran)."""
+
+    returncode = 0
 
 
 class IndexBackendError(FaultError):

@@ -173,7 +173,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            kind = type(f.default)
+            kind: Any = type(f.default)
             try:
                 values[f.name] = Path(raw) if kind is Path else kind(raw)
             except ValueError:

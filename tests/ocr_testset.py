@@ -28,7 +28,7 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +287,7 @@ def _distinct_paths(directory: Path, clips) -> list[Path]:
     return paths
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(font_px: int):
     from PIL import ImageFont
 

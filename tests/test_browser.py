@@ -16,10 +16,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_site_support import (
+    env_without_reko,
+    launch,
+    new_page,
+    rect,
+    reko_command,
+    require_chromium,
+    shot,
+    start_server,
+    stop_server,
+    tab_to,
+)
 
 from reko.pipeline import media, samples
-from test_site_support import (launch, new_page, reko_command, env_without_reko, rect, require_chromium, shot,
-                               start_server, stop_server, tab_to)
 
 XSS = "<img src=x onerror=alert(1)>"
 # carphone (a man on the phone, 0–4 s) then bikes (street, 4–14 s) with captions on the street

@@ -14,9 +14,9 @@ import uuid
 
 import boto3
 import pytest
-from reko.pipeline.catalog import Catalog, VideoRecord
 
 from reko.errors import FaultError, NotFoundError, StorageError
+from reko.pipeline.catalog import Catalog, VideoRecord
 
 REGION = "us-east-1"
 VA, VB, VC, VD = "0123456789abcdef", "fedcba9876543210", "00000000000000aa", "00000000000000bb"

@@ -3,7 +3,8 @@ packet lists: no ffmpeg, no files.
 
 Each row describes a stream by its frame types in display order (``I`` keyframe, ``P``, ``B``;
 B-frames are decoded after the next I/P frame, so ``…PBBI`` makes the ``I`` an open-GOP
-keyframe; ``K`` is a keyframe decoded like a B-frame, after the frame shown next), a requested ``[start_ms, end_ms)`` and the expected plan in frame numbers. The packets
+keyframe; ``K`` is a keyframe decoded like a B-frame, after the frame shown next), a
+requested ``[start_ms, end_ms)`` and the expected plan in frame numbers. The packets
 go through the same steps as probed ones: ffprobe-style packet entries, read only inside the
 windows :func:`probe.read_windows` asks ffprobe for, parsed by :func:`probe.video_packets`,
 with :func:`probe.covered_ranges`.

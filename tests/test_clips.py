@@ -230,7 +230,7 @@ def test_zip_holds_one_playable_clip_per_segment(gop_video, mpeg4_video, tmp_pat
         names = zf.namelist()
         assert names == ["gop_2530-4130.mp4", "mpeg4_1530-2270.mp4", "gop_9010-9990.mp4"]
         zf.extractall(tmp_path / "unzipped")
-    for (video_id, start_ms, end_ms), name in zip(segments, names):
+    for (_video_id, start_ms, end_ms), name in zip(segments, names):
         clip = tmp_path / "unzipped" / name
         duration_ms = float(streams(clip)["video"]["duration"]) * 1000
         assert abs(duration_ms - (end_ms - start_ms)) <= FRAME_MS and decode_errors(clip) == ""

@@ -20,8 +20,7 @@ from reko.errors import AnalyzerError, FaultError, InputError, MediaError, Stora
 from reko.pipeline import media, samples
 from reko.pipeline.analysis import CLIENTS, make_client
 from reko.pipeline.analysis import rekognition_errors as errors
-from reko.pipeline.analysis.engines import (ENGINE_SPECS, ENGINES, Engine, EngineRegistry,
-                                            EngineSpec, install_hint)
+from reko.pipeline.analysis.engines import ENGINE_SPECS, ENGINES, Engine, EngineRegistry, EngineSpec, install_hint
 from reko.pipeline.analysis.geometry import nms
 from reko.pipeline.analysis.images import MAX_IMAGE_BYTES, as_rgb
 from reko.pipeline.analysis.local import LocalRekognition

@@ -615,7 +615,7 @@ def scan_boto3_calls(files: list[Path], client) -> dict[str, set[str]]:
             if isinstance(node, ast.FunctionDef) and any(_terminal(d) in ("property", "cached_property")
                                                          for d in node.decorator_list):
                 returned = {_terminal(r.value) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value}
-                for service, receivers in here.items():
+                for receivers in here.values():
                     if returned & receivers:
                         receivers.add(node.name)
     methods = {s: client(s).meta.method_to_api_mapping for s in services}
@@ -954,7 +954,7 @@ def test_sam_build_packages_import_with_only_the_runtime(sam_build, function, tm
         source = Path(module.__file__)
         source = source.parent if source.name == "__init__.py" else source
         (runtime / source.name).symlink_to(source)
-    modules = ([f"reko.pipeline.aws.handlers"] if HANDLERS.exists() else []) + IMPORTS[function]
+    modules = (["reko.pipeline.aws.handlers"] if HANDLERS.exists() else []) + IMPORTS[function]
     script = (
         "import importlib, json, sys\n"
         f"sys.path[:0] = [{str(package)!r}, {str(runtime)!r}]\n"

@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import tracemalloc
-from pathlib import Path
 
 import pytest
 

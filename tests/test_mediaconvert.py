@@ -491,14 +491,16 @@ def test_stand_in_api_surface(aws):
     assert [j["Id"] for j in listed["Jobs"]] == [other["Id"], first["Id"]]
     page = client.list_jobs(MaxResults=1, Order="ASCENDING", Status="ERROR")
     assert [j["Id"] for j in page["Jobs"]] == [first["Id"]] and page["NextToken"]
-    assert [j["Id"] for j in client.list_jobs(MaxResults=1, Order="ASCENDING", NextToken=page["NextToken"])["Jobs"]] == [other["Id"]]
+    following = client.list_jobs(MaxResults=1, Order="ASCENDING", NextToken=page["NextToken"])["Jobs"]
+    assert [j["Id"] for j in following] == [other["Id"]]
     assert client.list_jobs(Queue="Default")["Jobs"] and not client.list_jobs(Queue="elsewhere")["Jobs"]
     with pytest.raises(client.exceptions.NotFoundException):
         client.get_job(Id="1-nosuch")
     with pytest.raises(ParamValidationError):
         client.get_job(JobId=first["Id"])
     bad = json.loads(json.dumps(request))
-    bad["Settings"]["OutputGroups"][0]["Outputs"][0]["ContainerSetting"] = bad["Settings"]["OutputGroups"][0]["Outputs"][0].pop("ContainerSettings")
+    output = bad["Settings"]["OutputGroups"][0]["Outputs"][0]
+    output["ContainerSetting"] = output.pop("ContainerSettings")
     with pytest.raises(ParamValidationError, match="ContainerSetting"):
         client.create_job(**bad)
     assert len(client.list_jobs()["Jobs"]) == 2  # the refused request made no job

@@ -169,7 +169,8 @@ def test_lines_that_are_not_names(line):
 
 
 def test_a_name_line_over_a_title_line():
-    lines = [{"text": "이영희", "box": {"Top": 0.76, "Height": 0.05}}, {"text": "더불어민주당 국회의원", "box": {"Top": 0.82, "Height": 0.04}}]
+    lines = [{"text": "이영희", "box": {"Top": 0.76, "Height": 0.05}},
+             {"text": "더불어민주당 국회의원", "box": {"Top": 0.82, "Height": 0.04}}]
     (c,) = name_candidates(lines)
     assert (c.name, c.title) == ("이영희", "국회의원")
     far = [{"text": "이영희", "box": {"Top": 0.1, "Height": 0.05}}, lines[1]]

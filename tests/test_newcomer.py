@@ -53,7 +53,7 @@ def test_defaults_from_a_fresh_directory_serve_every_file_the_site_shows(tmp_pat
 
     workdir = tmp_path / "newcomer"
     workdir.mkdir()
-    clip = _smoke_clip(workdir)
+    _smoke_clip(workdir)
     reko = [sys.executable, "-m", "reko.cli"]
     ingest = subprocess.run([*reko, "ingest", "clip.mp4"], cwd=workdir, env=_env(REKO_FEATURES="text,faces"),
                             capture_output=True, text=True, timeout=300)
@@ -131,7 +131,7 @@ def test_the_wheel_installs_outside_the_repository_and_runs(tmp_path):
                            cwd=outside, env=env, capture_output=True, text=True)
     lines = where.stdout.split()
     assert where.returncode == 0 and lines[0].startswith(site) and lines[1:] == ["True", "True"], where.stderr
-    clip = _smoke_clip(outside)
+    _smoke_clip(outside)
     ingest = subprocess.run([reko, "ingest", "clip.mp4"], cwd=outside, env=env, capture_output=True,
                             text=True, timeout=300)
     assert ingest.returncode == 0, ingest.stderr

@@ -13,13 +13,16 @@ pytest.importorskip("opensearchpy", reason="pip install 'reko[opensearch]'")
 
 from opensearchpy import RequestsHttpConnection  # noqa: E402
 from opensearchpy.serializer import JSONSerializer  # noqa: E402
+from test_search_contract import TEXTS, doc, opensearch_or_skip  # noqa: E402
 
 from reko.errors import IndexBackendError  # noqa: E402
-from reko.pipeline.index import SearchQuery, open_index  # noqa: E402
-from reko.pipeline.index import opensearch  # noqa: E402
-from reko.pipeline.index import opensearch_bulk  # noqa: E402
+from reko.pipeline.index import (  # noqa: E402
+    SearchQuery,
+    open_index,
+    opensearch,  # noqa: E402
+    opensearch_bulk,  # noqa: E402
+)
 from reko.pipeline.reindex import reindex  # noqa: E402
-from test_search_contract import TEXTS, doc, opensearch_or_skip  # noqa: E402
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
            "AWS_SESSION_TOKEN": "fake-session-token"}

@@ -14,9 +14,9 @@ import uuid
 
 import boto3
 import pytest
-from reko.pipeline.person_records import FaceRow, Person, SqlitePersonRecords
 
 from reko.errors import StorageError
+from reko.pipeline.person_records import FaceRow, Person, SqlitePersonRecords
 
 REGION = "us-east-1"
 

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
+from reko.app import Reko
 from reko.errors import QueryError
 from reko.pipeline import media, samples
 from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery, open_index
-from reko.app import Reko
 from reko.pipeline.search import search
 from reko.settings import Settings
 

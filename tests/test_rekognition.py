@@ -22,11 +22,9 @@ from botocore.stub import ANY, Stubber
 from reko.errors import AnalyzerError, FaultError, SettingsError
 from reko.pipeline import media, samples
 from reko.pipeline.analysis import make_client
-from reko.pipeline.analysis.images import (MAX_IMAGE_BYTES, MAX_IMAGE_SIDE_PX,
-                                           MIN_IMAGE_SIDE_PX, fit_image)
+from reko.pipeline.analysis.images import MAX_IMAGE_BYTES, MAX_IMAGE_SIDE_PX, MIN_IMAGE_SIDE_PX, fit_image
 from reko.pipeline.analysis.protocol import RekognitionClient
-from reko.pipeline.analysis.rekognition import (OperationBuckets, RekognitionAnalyzer,
-                                                RekognitionRetriesExhausted, TokenBucket)
+from reko.pipeline.analysis.rekognition import OperationBuckets, RekognitionAnalyzer, RekognitionRetriesExhausted, TokenBucket
 from reko.pipeline.analysis.rekognition_errors import InvalidImageFormatException
 from reko.pipeline.analyze import analyse_frame
 from reko.settings import Settings
@@ -333,7 +331,8 @@ def test_a_large_face_photo_is_fitted_for_search_users_by_image(stubbed, tmp_pat
     settings = Settings.from_env({}, data_dir=tmp_path)
     store = PersonStore(settings, analyzer, SqlitePersonRecords(tmp_path / "persons.db"), LocalStorage(tmp_path))
     sent = Jpeg()
-    stubber.add_response("create_collection", {"StatusCode": 200, "CollectionArn": "aws:rekognition:us-east-1:000000000000:collection/reko-faces",
+    stubber.add_response("create_collection", {"StatusCode": 200,
+                                               "CollectionArn": "aws:rekognition:us-east-1:000000000000:collection/reko-faces",
                                                "FaceModelVersion": "7.0"}, {"CollectionId": COLLECTION})
     stubber.add_response("search_users_by_image", {
         "UserMatches": [{"Similarity": 97.0, "User": {"UserId": "p-1", "UserStatus": "ACTIVE"}}],

@@ -24,17 +24,16 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_ingest import alive, children, without_face_ids
+from test_webapp import UNSAFE, seed
 
 from reko.app import Reko
 from reko.errors import IngestCancelled, StorageError
 from reko.pipeline import samples
-from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery
 from reko.pipeline.ingest import content_id
 from reko.settings import Settings
 from reko.webapp import create_app
-from test_ingest import alive, children, without_face_ids
-from test_webapp import UNSAFE, seed
 
 
 def reko_cli(env, *args, timeout=300):
@@ -372,9 +371,7 @@ def test_a_foreign_host_is_refused_and_only_loopback_binds_without_a_token(tmp_p
 
 # 8 -------------------------------------------------------------------------------------------
 def test_two_data_dirs_on_one_opensearch_see_only_their_own_videos(tmp_path):
-    from test_search_contract import doc, opensearch_or_skip
-
-    from test_search_contract import OPENSEARCH_URL
+    from test_search_contract import OPENSEARCH_URL, doc, opensearch_or_skip
 
     opensearch_or_skip("reko-probe").close()
     apps = [Reko(Settings.from_env({}, data_dir=tmp_path / name, index_url=OPENSEARCH_URL))
@@ -560,10 +557,10 @@ def test_a_full_disk_fails_the_ingest_as_a_fault_and_keeps_its_progress(tmp_path
     with Reko(settings) as app:
         index_db = app.index._db  # SQLite's own quota makes the index file "full" (SQLITE_FULL)
         index_db.execute("PRAGMA max_page_count = 64")
-        frame = 0
+        frames = iter(range(1, 1_000_000))
         for words in (200, 20, 1):  # fill it up with another video, to the last free byte
             with pytest.raises(StorageError, match="disk .* is full"):
-                for frame in range(frame + 1, 100_000):
+                for frame in frames:
                     app.index.index_frames([doc("f" * 16, frame, f"filler {frame} " + "가나다라 " * words)])
         with pytest.raises(StorageError, match="disk .* is full"):
             app.ingest(clip)

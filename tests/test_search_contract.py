@@ -7,8 +7,8 @@ where they fail: CI must start the server.
 """
 
 import os
-import uuid
 import urllib.request
+import uuid
 
 import pytest
 

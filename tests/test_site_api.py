@@ -11,12 +11,12 @@ import urllib.parse
 import zipfile
 
 import pytest
+from test_webapp import UNSAFE, DocumentChecker, seed
 
 from reko.errors import MediaError
 from reko.pipeline import media, samples
 from reko.settings import Settings
 from reko.webapp import create_app
-from test_webapp import UNSAFE, DocumentChecker, seed
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,22 @@ import urllib.request
 import zipfile
 
 import pytest
+from test_site_support import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    env_without_reko,
+    horizontal_overflow,
+    launch,
+    new_page,
+    reko_command,
+    require_chromium,
+    shot,
+    start_server,
+    stop_server,
+)
 
 from reko.pipeline import media, samples
-from test_site_support import (DESKTOP, PHONE, axe_violations, env_without_reko, horizontal_overflow, launch,
-                               new_page, reko_command, require_chromium, shot, start_server, stop_server)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from reko.pipeline import samples
 from test_name_suggestions import CAPTIONS, face_photo, still
 from test_site_support import (
     DESKTOP,
@@ -43,6 +42,8 @@ from test_site_support import (
     start_server,
     stop_server,
 )
+
+from reko.pipeline import samples
 
 
 @pytest.fixture(scope="module")
@@ -283,11 +284,11 @@ def test_names_are_suggested_with_evidence_and_accepted_from_the_person_page(new
 def test_editor_responses_match_the_documented_schemas(newsroom):
     """The new JSON routes on real name captions and faces, through Flask's test client over the
     served data dir, every answer checked against the OpenAPI document (closed objects)."""
-    from reko.webapp import create_app
     from test_webapp import NAME_OPERATIONS, UNSAFE, DocumentChecker
 
     from reko.app import Reko
     from reko.settings import Settings
+    from reko.webapp import create_app
 
     _, who, _, data_dir = newsroom
     man = who["carphone"]

@@ -19,7 +19,6 @@ import sys
 import urllib.request
 
 import pytest
-from reko.pipeline import samples
 from test_site_support import (
     DESKTOP,
     PHONE,
@@ -34,6 +33,8 @@ from test_site_support import (
     start_server,
     stop_server,
 )
+
+from reko.pipeline import samples
 
 BUCKET = "reko-site-upload-test"
 #: ``reko serve`` with S3's smallest part (5 MiB) instead of 64 MiB, so a 20 MB video is 5 parts

@@ -24,7 +24,8 @@ AXE_JS = ROOT / ".cache" / "node-tools" / "node_modules" / "axe-core" / "axe.min
 SHOTS = Path(os.environ["REKO_SCREENSHOTS"]) if os.environ.get("REKO_SCREENSHOTS") else None
 DESKTOP = {"width": 1366, "height": 800}
 PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--autoplay-policy=no-user-gesture-required",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 

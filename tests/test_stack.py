@@ -32,13 +32,13 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("moto.server", reason="the local stack needs moto[server]")
 
+from test_search_contract import OPENSEARCH_URL, opensearch_or_skip  # noqa: E402
+
 from reko.pipeline import media, samples  # noqa: E402
 from reko.pipeline.aws import dynamodb_tables  # noqa: E402
 from reko.pipeline.ingest import content_id  # noqa: E402
 from reko.pipeline.stack.control import group_members  # noqa: E402
-from reko.pipeline.stack.template import (StackPlan, TemplateError, apply_overrides,  # noqa: E402
-                                          default_template, load_template)
-from test_search_contract import OPENSEARCH_URL, opensearch_or_skip  # noqa: E402
+from reko.pipeline.stack.template import StackPlan, TemplateError, apply_overrides, default_template, load_template  # noqa: E402
 
 REKO = Path(sys.executable).with_name("reko")
 NAME = f"t{uuid.uuid4().hex[:10]}"
@@ -94,7 +94,8 @@ def test_a_change_to_the_template_changes_the_stack(tmp_path):
                        .replace("status: [COMPLETE, ERROR]", "status: [COMPLETE]"))
     plan = StackPlan(load_template(changed), {"FramesPerMessage": "7"}, stack_name="other")
     frames = next(q for q in plan.queues() if q.logical_id == "FramesQueue")
-    assert frames.attributes["VisibilityTimeout"] == "77" and json.loads(frames.attributes["RedrivePolicy"])["maxReceiveCount"] == 4
+    assert frames.attributes["VisibilityTimeout"] == "77"
+    assert json.loads(frames.attributes["RedrivePolicy"])["maxReceiveCount"] == 4
     job_state = plan.function("JobStateFunction")
     assert plan.event(job_state, "EventBridgeRule")["Pattern"]["detail"]["status"] == ["COMPLETE"]
     plan.resolver.refs["FramesQueue"] = "http://127.0.0.1:1/123456789012/other-frames.fifo"

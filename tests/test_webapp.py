@@ -1,7 +1,6 @@
 """The JSON API and the site through Flask's test client, including hostile input."""
 
 import io
-import json
 
 import pytest
 

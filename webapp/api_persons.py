@@ -8,10 +8,8 @@ from spectree import Response
 from ..pipeline.persons import Person
 from .api_search import search_page_json
 from .common import reko, send_media
-from .request_models import (AcceptName, FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge,
-                             PersonRename, StateChange)
-from .response_models import (Error, FaceSearchResult, Labels, Merged, NameSuggestions, PersonDetail, PersonList,
-                              Removed)
+from .request_models import AcceptName, FacePhoto, LabelParams, PageSize, PersonListParams, PersonMerge, PersonRename, StateChange
+from .response_models import Error, FaceSearchResult, Labels, Merged, NameSuggestions, PersonDetail, PersonList, Removed
 from .response_models import Person as PersonShape
 from .spec import FileResponse, api
 

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from flask import Request, current_app, redirect, send_file
 from flask.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..app import Reko
 
@@ -42,7 +43,7 @@ class UploadRequest(Request):
                 path.unlink(missing_ok=True)
 
 
-def send_media(media: Path | str, mimetype: str, max_age: int, conditional: bool = False) -> Response:
+def send_media(media: Path | str, mimetype: str, max_age: int, conditional: bool = False) -> BaseResponse:
     """Answer with a stored object: a local file is sent (with HTTP range requests when
     ``conditional``), remote storage gives a URL (S3, presigned) the browser is redirected to
     (302), so media bytes never pass through the web function on AWS."""

@@ -122,9 +122,10 @@ def reject_invalid(req, resp, error: ValidationError | None, instance, model_ada
     if error is None:
         return
     where, model = _failed_part(error)
-    problems = [_problem(item, where) for item in error.errors(include_url=False, include_input=False)]
+    problems = [_problem(dict(item), where) for item in error.errors(include_url=False, include_input=False)]
     message = "; ".join(dict.fromkeys(problems))
-    examples = (model.model_config.get("json_schema_extra") or {}).get("examples") if model else None
+    extra: Any = model.model_config.get("json_schema_extra") if model else None
+    examples = (extra or {}).get("examples") if isinstance(extra, dict) else None
     if where == "json" and examples:
         message += f"; send JSON like {current_app.json.dumps(examples[0])}"
     elif where == "form" and model is not None:
@@ -134,7 +135,7 @@ def reject_invalid(req, resp, error: ValidationError | None, instance, model_ada
 
 def _failed_part(error: ValidationError) -> tuple[str, type[BaseModel] | None]:
     """Which part of the request (query, json, form, headers) failed, and its model."""
-    metadata = api.get_function_metadata(current_app.view_functions[request.endpoint])
+    metadata = api.get_function_metadata(current_app.view_functions[request.endpoint or ""])
     for where in WHERE:
         if metadata is not None and getattr(metadata, where) == error.title:
             return where, _REQUEST_MODELS.get(error.title)
@@ -180,7 +181,7 @@ api = SpecTree(
     validation_error_status=400, validation_error_model=response_models.Error,
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,
-    before=reject_invalid,
+    before=reject_invalid,  # type: ignore[arg-type]  # spectree passes the ValidationError it made
     security_schemes=[
         SecurityScheme(name="token", data=SecuritySchemeData(
             type=SecureType.HTTP, scheme="bearer", description="REKO_AUTH_TOKEN")),

@@ -73,8 +73,7 @@ def _register(key: str) -> Callable[..., dict[str, Any]]:
     if not table:
         return register
     if "idempotent_register" not in _state:
-        from aws_lambda_powertools.utilities.idempotency import (DynamoDBPersistenceLayer, IdempotencyConfig,
-                                                                 idempotent_function)
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
         _state["idempotent_register"] = idempotent_function(
             register, data_keyword_argument="upload", persistence_store=DynamoDBPersistenceLayer(table_name=table),
@@ -130,8 +129,8 @@ def on_frames(event: dict[str, Any], context: Any) -> dict[str, Any]:
     videos in the batch go on), even when every message failed."""
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     processor.raise_on_entire_batch_failure = False  # answer the failures; Lambda retries them
-    response = process_partial_response(event=event, record_handler=_frame_batch,
-                                        processor=processor, context=context)
+    response: dict[str, Any] = dict(process_partial_response(event=event, record_handler=_frame_batch,
+                                                             processor=processor, context=context))
     failures = len(response.get("batchItemFailures", []))
     if failures:
         metrics.add_metric(name="FrameBatchesFailed", unit=MetricUnit.Count, value=failures)

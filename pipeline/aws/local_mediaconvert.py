@@ -120,7 +120,7 @@ def eventbridge_sender(events_client: Any, bus_name: str = "default") -> EventSi
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class LocalMediaConvert:

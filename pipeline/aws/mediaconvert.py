@@ -259,7 +259,8 @@ def timecode_to_frames(timecode: str, fps: float | Fraction) -> int:
     match = _TIMECODE.fullmatch(timecode or "")
     if not match:
         raise InputError(f"timecode {timecode!r} is not HH:MM:SS:FF")
-    hh, mm, ss, sep, ff = (int(g) if g not in ":;" else g for g in match.groups())
+    hh, mm, ss, ff = (int(match.group(i)) for i in (1, 2, 3, 5))
+    sep = match.group(4)
     if mm > 59 or ss > 59 or ff >= nominal:
         raise InputError(f"timecode {timecode!r} is out of range at {float(rate):g} fps")
     minutes = hh * 60 + mm
@@ -687,7 +688,7 @@ def job_state_event(job_id: str, status: str, *, region: str, account_id: str, q
     if error_code is not None:
         detail["errorCode"] = int(error_code)
         detail["errorMessage"] = error_message or ""
-    when = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.timezone.utc)
+    when = dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
     return {
         "version": "0",
         "id": event_id or str(uuid.uuid4()),

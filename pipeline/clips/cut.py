@@ -31,7 +31,7 @@ import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ...errors import FfmpegError, MediaError
 from ..media import run_ffmpeg
@@ -308,7 +308,7 @@ def _cut_copy(source: Source, start_ms: int, end_ms: int, out: Path) -> ClipRepo
     run_ffmpeg(cmd, f"copying {start_ms}-{end_ms} ms of {source.path.name}")
     plan = plan_cut(source, start_ms, end_ms)
     info = probe_json(out, [])
-    video = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), {})
+    video: dict[str, Any] = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), {})
     duration_ms = int(round((as_float(video.get("duration")) or 0.0) * 1000))
     return ClipReport("copy", duration_ms, _rel_ms(source, plan.seek), _rel_ms(source, plan.last),
                       0.0, "keyframe-aligned stream copy: starts at the keyframe before the "

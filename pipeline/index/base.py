@@ -40,7 +40,7 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ...errors import QueryError
 
@@ -231,7 +231,7 @@ class IndexBackend(ABC):
     """A store of frame documents keyed by (``video_id``, ``frame_ms``)."""
 
     @abstractmethod
-    def index_frames(self, docs: Iterable[dict[str, Any]]) -> int:
+    def index_frames(self, docs: Iterable[Mapping[str, Any]]) -> int:
         """Insert or replace frame documents (idempotent); returns how many were written."""
 
     @abstractmethod

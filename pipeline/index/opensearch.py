@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from opensearchpy import OpenSearch, RequestsHttpConnection
@@ -30,15 +30,45 @@ from opensearchpy.exceptions import NotFoundError, OpenSearchException, Transpor
 
 from ...errors import IndexBackendError
 from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult, Span
-from .opensearch_bulk import (BATCH_DOCS, BULK_ATTEMPTS, BULK_BACKOFF_S, BULK_CHUNK_DOCS,
-                              RETRYABLE_STATUS, doc_id, index_actions, send_bulk)
 from .moments import Windows, find_moments
-from .opensearch_query import (HIT_SORT, bucket_filters, build_query, count_body, facets_body, hits_body,
-                               first_spans_body, max_span_body, restrict, scan_body, spans_body,
-                               window_filters)
-from .opensearch_schema import (DERIVED_FIELDS, FACET_FIELDS, FACET_SIZE, MAPPING_VERSION, MOMENT_BUCKET_MS,
-                                MAPPINGS, SETTINGS, facet_aggs, facet_values, index_template,
-                                strip_derived, to_source)
+from .opensearch_bulk import (
+    BATCH_DOCS,
+    BULK_ATTEMPTS,
+    BULK_BACKOFF_S,
+    BULK_CHUNK_DOCS,
+    RETRYABLE_STATUS,
+    doc_id,
+    index_actions,
+    send_bulk,
+)
+from .opensearch_query import (
+    HIT_SORT,
+    bucket_filters,
+    build_query,
+    count_body,
+    facets_body,
+    first_spans_body,
+    hits_body,
+    max_span_body,
+    restrict,
+    scan_body,
+    spans_body,
+    window_filters,
+)
+from .opensearch_schema import (
+    DERIVED_FIELDS,
+    FACET_FIELDS,
+    FACET_SIZE,
+    MAPPING_VERSION,
+    MAPPINGS,
+    MOMENT_BUCKET_MS,
+    SETTINGS,
+    facet_aggs,
+    facet_values,
+    index_template,
+    strip_derived,
+    to_source,
+)
 
 __all__ = [
     "OpenSearchIndex", "parse_url", "make_client", "AWS_HOST", "PAGE_SIZE", "DEFAULT_INDEX_NAME",
@@ -281,7 +311,7 @@ class OpenSearchIndex(IndexBackend):
 
     # -- writes -------------------------------------------------------------------------
 
-    def index_frames(self, docs: Iterable[dict[str, Any]]) -> int:
+    def index_frames(self, docs: Iterable[Mapping[str, Any]]) -> int:
         """Upsert frame documents (``_id`` = :func:`doc_id`) with ``_bulk``, then refresh.
 
         Streams ``docs`` (:data:`BATCH_DOCS` in memory, :data:`BULK_CHUNK_DOCS` per request). ``429 Too Many Requests`` and
@@ -300,7 +330,7 @@ class OpenSearchIndex(IndexBackend):
         written = 0
         batch: list[dict[str, Any]] = []
         for doc in docs:
-            batch.append(doc)
+            batch.append(dict(doc))
             if len(batch) >= BATCH_DOCS:
                 written += self._bulk(batch)
                 batch = []

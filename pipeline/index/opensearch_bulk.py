@@ -64,7 +64,7 @@ def send_bulk(client: OpenSearch, pending: dict[str, dict[str, Any]], op: str, *
         try:
             results = helpers.streaming_bulk(
                 client, list(pending.values()), chunk_size=BULK_CHUNK_DOCS,
-                max_retries=2, initial_backoff=backoff, max_backoff=30,
+                max_retries=2, initial_backoff=backoff, max_backoff=30,  # type: ignore[arg-type]  # a float works; the stub says int
                 raise_on_error=False, raise_on_exception=False, yield_ok=True,
                 request_timeout=max(timeout_s, 60),
                 # writes through the alias never auto-create a dynamically mapped index

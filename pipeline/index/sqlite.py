@@ -18,10 +18,9 @@ character acts as an operator.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ...errors import IndexBackendError, StorageError
 from ..sqlite_util import connect
@@ -80,7 +79,7 @@ FACET_SIZE = 50  #: facet values per field, most frequent first (same as the Ope
 FACETS = (("label_names", "frame_labels", "label"), ("person_ids", "frame_persons", "person_id"))
 
 
-def indexed_text(doc: dict[str, Any]) -> str:
+def indexed_text(doc: Mapping[str, Any]) -> str:
     """The searchable text of a frame document: its lines, normalised, one per line."""
     lines = [line.get("text", "") for line in doc.get("text_lines", [])] or [doc.get("text", "")]
     return "\n".join(t for t in (normalize_text(line) for line in lines) if t)
@@ -89,7 +88,7 @@ def indexed_text(doc: dict[str, Any]) -> str:
 def bigrams(text: str) -> str:
     """Space-separated lowercase pairs of adjacent letters/digits of ``text`` (runs of other
     characters break pairs): ``"서울 뉴스9"`` → ``"서울 뉴스 스9"``."""
-    grams = []
+    grams: list[str] = []
     for word in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split():
         grams.extend(word[i:i + 2] for i in range(len(word) - 1))
     return " ".join(grams)
@@ -145,7 +144,7 @@ class SqliteIndex(IndexBackend):
         db.executemany("INSERT OR IGNORE INTO frame_labels (label, frame_id) VALUES (?, ?)",
                        [(label, frame_id) for label in labels])
 
-    def index_frames(self, docs: Iterable[dict[str, Any]]) -> int:
+    def index_frames(self, docs: Iterable[Mapping[str, Any]]) -> int:
         count = 0
         with self._lock, self._db:
             for d in docs:

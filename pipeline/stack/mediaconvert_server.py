@@ -146,7 +146,7 @@ class MediaConvertEndpoint:
                 continue
             if member.type_name in ("integer", "long"):
                 try:
-                    values[name] = int(raw)
+                    values[name] = int(raw or "")
                 except ValueError:
                     raise WireError("BadRequestException", f"{wire} must be an integer") from None
             else:

@@ -272,7 +272,7 @@ def _constraints(shape: Any, value: Any, path: str, errors: list[str], skip: fro
         if kind == "list":
             for i, item in enumerate(value):
                 _constraints(shape.member, item, f"{where}.{i + 1}.member", errors, skip)
-        else:
+        elif isinstance(value, dict):
             for key, item in value.items():
                 _constraints(shape.key, key, f"{where}.{key}.key", errors, skip)
                 _constraints(shape.value, item, f"{where}.{key}.value", errors, skip)
@@ -290,7 +290,7 @@ def _constraints(shape: Any, value: Any, path: str, errors: list[str], skip: fro
                 errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
                               f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             regex = _regex(meta["pattern"]) if "pattern" in meta else None
-            if regex is not None and not regex.fullmatch(value):
+            if regex is not None and isinstance(value, str) and not regex.fullmatch(value):
                 errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
                               f"Member must satisfy regular expression pattern: {meta['pattern']}")
         return
