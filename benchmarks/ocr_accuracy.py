@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-
 import ocr_testset as ts  # noqa: E402
+
 from reko.pipeline.analysis.ocr import OcrEngine, _find_tessdata  # noqa: E402
 
 
@@ -162,7 +162,7 @@ def profile(cache: Path) -> None:
             readings = [ts.caption_reading(s, read_regions(engine, s.image, [_band(s)]) if band
                                            else engine.read(s.image)) for s in samples]
             cpu = (time.process_time() - started) / len(samples)
-            st, n = engine.stats, max(engine.stats["frames"], 1)
+            st = engine.stats
             score = {k: ts.score([(r, s.text) for r, s in zip(readings, samples) if s.kind == k])["line"]
                      for k in (ts.KOREAN, ts.ENGLISH, ts.CODE)}
             print(f"{split:8s} {name:26s} {score[ts.KOREAN]:6.3f} {score[ts.ENGLISH]:6.3f} "

@@ -7,7 +7,8 @@ process (engine loaded and warmed up first); the endpoint runs as its own proces
 serve-rekognition --port 0 --preload text``) and is called by unmodified boto3 clients (signed
 JSON 1.1 over HTTP, one client per thread) for ``--seconds`` at each concurrency. Both warm up
 before timing; ``--rounds`` rounds measure every configuration in turn and the medians are
-reported (the machine may be shared: load shifts every configuration alike). Results are printed as a table with the ratio to the baseline; the endpoint's
+reported (the machine may be shared: load shifts every configuration alike). Results are
+printed as a table with the ratio to the baseline; the endpoint's
 extra cost per request (JSON, base64, HTTP, botocore) is the difference of the mean latencies.
 
 Usage: ``.venv/bin/python benchmarks/rekognition_endpoint.py [--seconds 15] [--rounds 3] [--concurrency 1,2]``

@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
             print_table(row, backends, kinds, limits)
     finally:
         if not args.keep:
-            for name, backend in backends.items():
+            for backend in backends.values():
                 if hasattr(backend, "drop"):
                     backend.drop()
                 backend.close()

@@ -84,8 +84,10 @@ def main() -> None:
         if rule or sd or join:
             print(f"{ms:9d} {fractions[ms]:8.2f} {'cut' if rule else '':>5} "
                   f"{'cut' if sd else '':>11} {'join' if join else '':>9}")
+    false_cuts = sum(1 for ms in times if fractions[ms] >= CUT_FRACTION
+                     and not any(previous[ms] < j <= ms for j in JOINS_MS))
     print(f"\nclip joins found by the rule: {found_joins} of {len(JOINS_MS)}; "
-          f"false cuts: {sum(1 for ms in times if fractions[ms] >= CUT_FRACTION and not any(previous[ms] < j <= ms for j in JOINS_MS))}")
+          f"false cuts: {false_cuts}")
     if cuts_ms is not None:
         print(f"changed fraction at samples after a PySceneDetect cut: "
               f"{min(cut_fr):.2f}–{max(cut_fr):.2f} (n={len(cut_fr)}); at other samples: "

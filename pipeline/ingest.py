@@ -44,16 +44,24 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import (AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError)
+from ..errors import AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError
 from ..settings import Settings
 from .analyze import analyse_frame, init_worker, ready
 from .catalog import VideoCatalog
-from .planner import (AnalysisPlanner, CarryState, FaceTracker, PlannedFrame, carry_key,
-                      link_tracks, merge_carried, record_unindexed_faces)
 from .documents import Face, FrameDocument, empty_document, frame_document
 from .index import IndexBackend
 from .media import VideoInfo, encode_jpeg, probe, sample_frames
 from .persons import PersonStore
+from .planner import (
+    AnalysisPlanner,
+    CarryState,
+    FaceTracker,
+    PlannedFrame,
+    carry_key,
+    link_tracks,
+    merge_carried,
+    record_unindexed_faces,
+)
 from .storage import THUMBNAIL_MAX_SIDE_PX, LocalStorage, Storage, video_suffix
 
 BATCH_DOCS = 16  #: documents per index write (and checkpoint)
@@ -374,6 +382,7 @@ class Ingestor:
 
     def _result(self, kept: _Kept) -> dict[str, Any]:
         """The analysis result of a kept frame; failures become AnalyzerError naming the frame."""
+        assert kept.future is not None, "only frames sent for analysis have a result"
         try:
             return kept.future.result()
         except RekoError:

@@ -236,7 +236,8 @@ class FaceTracker:
         used: set[int] = set()
         for _, i, tid in pairs:
             if i not in assigned and tid not in used:
-                assigned[i], _ = tid, used.add(tid)
+                assigned[i] = tid
+                used.add(tid)
         patches = [_patch(grey, box) for box, _ in found]
         for i, (box, _) in enumerate(found):
             if i in assigned:
@@ -251,17 +252,19 @@ class FaceTracker:
             if best is not None:
                 assigned[i] = best[1]
                 used.add(best[1])
-        faces, records, tracks = [], [], {}
+        faces, records = [], []
+        tracks: dict[int, dict[str, Any]] = {}
         for i, (box, conf) in enumerate(found):
-            tid = assigned.get(i)
-            new = tid is None
-            if new:
+            known = assigned.get(i)
+            new = known is None
+            if known is None:
                 tid = self._next_id
                 self._next_id += 1
                 tracks[tid] = {"embedded_ms": None}
             else:
+                tid = known
                 tracks[tid] = self._tracks[tid]
-            tracks[tid].update(box_px=box, patch=patches[i])
+            tracks[tid]["box_px"], tracks[tid]["patch"] = box, patches[i]
             faces.append(TrackedFace(tid, _ratios(box, width, height), round(conf, 2), new))
             records.append(tracks[tid])
         self._tracks = tracks
@@ -366,7 +369,7 @@ def bands(mask: np.ndarray, margin: int = TEXT_BAND_MARGIN_CELLS) -> tuple[dict[
     rows = mask.shape[0]
     changed = np.flatnonzero(mask.any(axis=1))
     spans: list[list[int]] = []
-    for row in changed:
+    for row in (int(r) for r in changed):
         top, bottom = max(0, row - margin), min(rows, row + margin + 1)
         if spans and top <= spans[-1][1]:
             spans[-1][1] = max(spans[-1][1], bottom)

@@ -1,8 +1,8 @@
 """Near-duplicate skipping on real footage: it skips static frames and never loses a caption."""
 
-from reko.pipeline import dedup, media, samples
-
 from conftest import STILL_CAPTIONS
+
+from reko.pipeline import dedup, media
 
 
 def _kept(path, threshold):

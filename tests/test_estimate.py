@@ -11,8 +11,15 @@ import pytest
 
 from reko.errors import SettingsError
 from reko.pipeline.aws.prices import PRICES, REKOGNITION_GROUPS, Price, RegionPrices, region_prices
-from reko.pipeline.estimate import (FEATURE_APIS, VideoFrames, billed_minutes, count_frames, estimate,
-                                    estimate_videos, resolution_category)
+from reko.pipeline.estimate import (
+    FEATURE_APIS,
+    VideoFrames,
+    billed_minutes,
+    count_frames,
+    estimate,
+    estimate_videos,
+    resolution_category,
+)
 from reko.settings import Settings
 
 ALL = ("text", "faces", "labels", "moderation")

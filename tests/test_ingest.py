@@ -1,6 +1,5 @@
 """End to end on real footage: captions burned in at known times are found at those times."""
 
-import json
 import os
 import random
 import shutil
@@ -12,11 +11,11 @@ import time
 
 import pytest
 
+from reko.app import Reko
 from reko.errors import MediaError
 from reko.pipeline import samples
 from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery, open_index
-from reko.app import Reko
 from reko.pipeline.search import search
 
 TOLERANCE_MS = 1000

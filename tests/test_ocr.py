@@ -19,6 +19,7 @@ pytest.importorskip("tesserocr")
 pytest.importorskip("skvideo")
 
 import ocr_testset as ts  # noqa: E402  (tests/ is on sys.path under pytest's rootdir conftest)
+
 from reko.errors import AnalyzerError  # noqa: E402
 from reko.pipeline.analysis.ocr import OcrEngine, OcrLine, OcrWord, _find_tessdata  # noqa: E402
 
@@ -181,7 +182,7 @@ def test_reading_only_the_changed_band_reads_every_caption_as_the_full_frame(eng
     full = [ts.caption_reading(s, lines) for s, lines in results]
     band = [ts.caption_reading(s, read_regions(engine, s.image, [caption_band(s)])) for s in samples]
     for kind in (ts.KOREAN, ts.ENGLISH, ts.CODE):
-        def score(readings):
+        def score(readings, kind=kind):
             return ts.score([(r, s.text) for r, s in zip(readings, samples) if s.kind == kind])["line"]
         assert score(band) >= score(full), kind
     assert sum(a != b for a, b in zip(band, full)) <= 1

@@ -8,22 +8,19 @@ video call pops up mid-shot).
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import STILL_CAPTIONS, astronaut_png
+from test_search_contract import make_backend  # noqa: F401  (fixture: sqlite / opensearch)
 
 from reko.app import Reko
 from reko.pipeline import media, samples
 from reko.pipeline.index import open_index
-from reko.pipeline.planner import (ANALYSES, CUT_FRACTION, AnalysisPlanner, CarryState, FaceTracker,
-                                   PlannedFrame, merge_carried)
+from reko.pipeline.planner import ANALYSES, CUT_FRACTION, AnalysisPlanner, CarryState, FaceTracker, PlannedFrame, merge_carried
 from reko.settings import Settings
-
-from conftest import STILL_CAPTIONS, astronaut_png
-from test_search_contract import make_backend  # noqa: F401  (fixture: sqlite / opensearch)
 
 #: Where the clips of the demo video join (ms, output timeline): bikes → carphone → bigbuckbunny.
 DEMO_JOINS_MS = (10000, 14000)
@@ -217,7 +214,7 @@ def test_only_the_changed_band_is_read_and_the_other_lines_carry_over(two_captio
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "opensearch"])
-def test_both_index_backends_store_analysed_ms_unchanged(kind, make_backend):
+def test_both_index_backends_store_analysed_ms_unchanged(kind, make_backend):  # noqa: F811  (fixture)
     """``analysed_ms`` (per document, per carried text line, ``embedded_ms`` per face) comes
     back from either backend exactly as written (OpenSearch: mapping ``dynamic: false`` keeps
     unmapped fields in ``_source``)."""

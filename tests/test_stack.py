@@ -76,7 +76,7 @@ def test_the_plan_is_read_from_the_template(tmp_path):
     assert notification["Events"] == ["s3:ObjectCreated:*"]
     assert notification["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}
     pattern = plan.event(functions["JobStateFunction"], "EventBridgeRule")["Pattern"]
-    assert pattern["detail"] == {"status": ["COMPLETE", "ERROR"],
+    assert pattern["detail"] == {"status": ["INPUT_INFORMATION", "COMPLETE", "ERROR"],
                                  "queue": ["arn:aws:mediaconvert:us-east-1:123456789012:queues/reko"]}
     sqs_event = plan.event(functions["FramesFunction"], "SQS")
     assert sqs_event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -88,10 +88,11 @@ def test_the_plan_is_read_from_the_template(tmp_path):
 def test_a_change_to_the_template_changes_the_stack(tmp_path):
     text = default_template().read_text()
     assert "VisibilityTimeout: 1800" in text and "maxReceiveCount: 5" in text
+    assert "status: [INPUT_INFORMATION, COMPLETE, ERROR]" in text
     changed = tmp_path / "template.yaml"
     changed.write_text(text.replace("VisibilityTimeout: 1800", "VisibilityTimeout: 77")
                        .replace("maxReceiveCount: 5", "maxReceiveCount: 4")
-                       .replace("status: [COMPLETE, ERROR]", "status: [COMPLETE]"))
+                       .replace("status: [INPUT_INFORMATION, COMPLETE, ERROR]", "status: [COMPLETE]"))
     plan = StackPlan(load_template(changed), {"FramesPerMessage": "7"}, stack_name="other")
     frames = next(q for q in plan.queues() if q.logical_id == "FramesQueue")
     assert frames.attributes["VisibilityTimeout"] == "77"

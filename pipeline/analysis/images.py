@@ -15,8 +15,12 @@ from typing import Any
 import numpy as np
 
 from ...errors import AnalyzerError, MediaError
-from .rekognition_errors import (ImageTooLargeException, InvalidImageFormatException,
-                                 InvalidParameterException, InvalidS3ObjectException)
+from .rekognition_errors import (
+    ImageTooLargeException,
+    InvalidImageFormatException,
+    InvalidParameterException,
+    InvalidS3ObjectException,
+)
 
 #: Longest ``Image.Bytes`` Rekognition accepts: 5 MiB (botocore's service model, shape
 #: ``ImageBlob``: ``max`` 5242880; larger raises ImageTooLargeException on AWS too).

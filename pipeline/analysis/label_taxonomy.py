@@ -26,7 +26,7 @@ nearest first: ``Car`` → ``[Vehicle, Transportation]``), computed from the dir
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Iterable
 
 #: COCO 2017 detection classes in model output order (index = class id 0–79).
@@ -218,7 +218,7 @@ LABELS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def ancestors(name: str) -> tuple[str, ...]:
     """All parents of Rekognition label ``name``, nearest first, each once (``Car`` →
     ``("Vehicle", "Transportation")``); ``()`` for a root or an unknown label."""

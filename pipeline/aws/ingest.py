@@ -38,8 +38,7 @@ from ..documents import Face, FrameDocument, empty_document, frame_document
 from ..index import IndexBackend
 from ..media import decode_image, encode_jpeg
 from ..persons import PersonStore
-from ..planner import (AnalysisPlanner, CarryState, PlannedFrame, carry_key, merge_carried,
-                       plan_spans, record_unindexed_faces)
+from ..planner import AnalysisPlanner, CarryState, PlannedFrame, carry_key, merge_carried, plan_spans, record_unindexed_faces
 from ..storage import THUMBNAIL_MAX_SIDE_PX
 from . import mediaconvert
 from .dynamodb_catalog import DynamoCatalog

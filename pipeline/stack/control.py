@@ -531,7 +531,11 @@ class Stack:
                 from ..index import open_index
 
                 index = open_index(state["endpoints"]["opensearch"], self.index_name())
-                getattr(index, "drop")()  # an OpenSearch index (the stack runs no other)
+                # an OpenSearch index (the stack runs no other); drop() is not on IndexBackend
+                drop = getattr(index, "drop", None)
+                if not callable(drop):
+                    raise TypeError(f"{type(index).__name__} has no drop()")
+                drop()
             except Exception as exc:  # noqa: BLE001 - dropping the index is best effort
                 if not quiet:
                     self.echo(f"stack {self.name}: could not drop the index {self.index_name()}: {exc}")
