@@ -27,9 +27,9 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -38,11 +38,19 @@ from ..ids import COLLECTION_ID, EXTERNAL_IMAGE_ID, FACE_ID, USER_ID
 from ..sqlite_util import Connection, connect
 from .face_quality import QUALITY_FILTERS, quality_reasons
 from .faces import FACE_MODEL_VERSION, DetectedFace, FaceEngine, check_attributes, face_detail
-from .rekognition_errors import (ConflictException, InvalidPaginationTokenException,
-                                 InvalidParameterException, ResourceAlreadyExistsException,
-                                 ResourceNotFoundException)
-from .similarity import (DEFAULT_ASSOCIATE_THRESHOLD, DEFAULT_FACE_MATCH_THRESHOLD,
-                         DEFAULT_USER_SEARCH_THRESHOLD, distance_to_similarity)
+from .rekognition_errors import (
+    ConflictException,
+    InvalidPaginationTokenException,
+    InvalidParameterException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from .similarity import (
+    DEFAULT_ASSOCIATE_THRESHOLD,
+    DEFAULT_FACE_MATCH_THRESHOLD,
+    DEFAULT_USER_SEARCH_THRESHOLD,
+    distance_to_similarity,
+)
 
 # --------------------------------------------------------------------------------------------
 # Parameter checks (patterns and ranges from botocore's Rekognition model)
@@ -265,7 +273,7 @@ class FaceCollections:
         return largest, faces[1:]
 
     # -- collections ---------------------------------------------------------------------------
-    def create_collection(self, collection_id: str, tags: dict[str, str] | None = None) -> dict:
+    def create_collection(self, collection_id: str, tags: Mapping[str, str] | None = None) -> dict:
         """Create an empty collection (Rekognition ``CreateCollection``).
 
         Returns ``{"StatusCode": 200, "CollectionArn", "FaceModelVersion"}``. ``tags`` are
@@ -352,7 +360,7 @@ class FaceCollections:
             created = int(conn.execute("SELECT value FROM meta WHERE key = 'created_ms'").fetchone()[0])
         return {"FaceCount": faces, "FaceModelVersion": FACE_MODEL_VERSION,
                 "CollectionARN": self.arn(collection_id),
-                "CreationTimestamp": datetime.fromtimestamp(created / 1000, tz=timezone.utc),
+                "CreationTimestamp": datetime.fromtimestamp(created / 1000, tz=UTC),
                 "UserCount": users}
 
     # -- faces ---------------------------------------------------------------------------------
@@ -430,7 +438,8 @@ class FaceCollections:
             InvalidPaginationTokenException: bad ``next_token``.
         """
         limit = int(_check_range(max_results, "MaxResults", 0, 4096, 1000)) or 1000
-        where, args = ["seq > ?"], []
+        where = ["seq > ?"]
+        args: list[int | str] = []
         try:
             args.append(int(next_token) if next_token is not None else 0)
         except (TypeError, ValueError):
@@ -646,7 +655,8 @@ class FaceCollections:
         ids = _check_face_ids(face_ids, max_items=100)
         threshold = _check_range(user_match_threshold, "UserMatchThreshold", 0, 100,
                                  DEFAULT_ASSOCIATE_THRESHOLD)
-        associated, failed = [], []
+        associated: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
         with self._db(collection_id, write=True) as conn:
             self._require_user(conn, collection_id, user_id)
             m = self._matrix(conn, collection_id)
@@ -766,7 +776,7 @@ class FaceCollections:
                 matches = self._user_matches(conn, m, queries, threshold, limit, exclude_face=face_id)
                 out["SearchedFace"] = {"FaceId": face_id}
             else:
-                _check(USER_ID, user_id, "UserId")
+                user_id = _check(USER_ID, user_id, "UserId")  # a str from here on
                 self._require_user(conn, collection_id, user_id)
                 queries = m.matrix[[i for i, u in enumerate(m.user_ids) if u == user_id]]
                 matches = self._user_matches(conn, m, queries, threshold, limit, exclude_user=user_id)

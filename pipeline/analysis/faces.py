@@ -37,13 +37,16 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from ...errors import AnalyzerError
 from .engines import install_hint
 from .images import as_rgb
+
+if TYPE_CHECKING:
+    from .blazeface import BlazeFaceDetector
 
 #: How to install the face models when they are missing.
 INSTALL_HINT = ("local face analysis needs dlib and the face_recognition models: "
@@ -152,7 +155,8 @@ class DetectedFace:
         box_px: (left, top, right, bottom) of the detector's box, floats (HOG boxes may extend
             past the image).
         score: BlazeFace's score 0–1, or dlib's HOG score (SVM margin; 0 is dlib's threshold).
-        confidence: 0–100: :attr:`.blazeface.FaceBox.confidence` (BlazeFace, HOG-checked), or :func:`score_to_confidence` of a HOG score.
+        confidence: 0–100: :attr:`.blazeface.FaceBox.confidence` (BlazeFace, HOG-checked), or
+            :func:`score_to_confidence` of a HOG score.
         landmarks_px: 68×2 float array of (x, y), dlib/iBUG-300W point order.
         embedding: 128 float32, dlib ResNet descriptor (same-person distance < ≈0.5).
         pose: {"Roll", "Yaw", "Pitch"} in degrees, see :func:`estimate_pose`.
@@ -262,10 +266,10 @@ def estimate_pose(landmarks_px: np.ndarray, width: int, height: int) -> dict[str
     cam = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], np.float64)
     eye_px = float(np.linalg.norm(img[3] - img[2])) or 1.0
     tz = focal * 450.0 / eye_px                      # 450 = model distance between eye corners
-    tvec = np.array([[(img[0, 0] - width / 2.0) * tz / focal],
-                     [(img[0, 1] - height / 2.0) * tz / focal], [tz]], np.float64)
-    rvec = np.zeros((3, 1), np.float64)
-    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, None, rvec, tvec, useExtrinsicGuess=True,
+    tvec_guess = np.array([[(img[0, 0] - width / 2.0) * tz / focal],
+                           [(img[0, 1] - height / 2.0) * tz / focal], [tz]], np.float64)
+    rvec_guess = np.zeros((3, 1), np.float64)
+    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, None, rvec_guess, tvec_guess, useExtrinsicGuess=True,
                                   flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0}
@@ -347,7 +351,7 @@ class FaceEngine:
         if detector not in DETECTORS:
             raise AnalyzerError(f"unknown face detector {detector!r}: use one of {DETECTORS}")
         self.detector = detector
-        self._blaze = None
+        self._blaze: BlazeFaceDetector | None = None
         self.upsample = upsample
         self.min_score = float(min_score)
         self.max_side_px = max_side_px

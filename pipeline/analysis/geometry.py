@@ -74,6 +74,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, *,
         if classes is None:
             limit = np.asarray(iou_threshold, dtype=overlap.dtype)
         else:
+            assert class_iou_threshold is not None  # checked above whenever classes is given
             limit = np.where(classes[rest] == classes[i], class_iou_threshold,
                              iou_threshold).astype(overlap.dtype)
         order = rest[overlap <= limit]

@@ -23,7 +23,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 import numpy as np
 
@@ -103,6 +103,11 @@ class _Worker:
     def __init__(self, node: str, worker_dir: Path, startup_timeout_s: float):
         self.proc = subprocess.Popen([node, "worker.js"], cwd=worker_dir, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # all three are pipes (PIPE above), never None
+        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
+        self.stdin: IO[bytes] = self.proc.stdin
+        self._stdout: IO[bytes] = self.proc.stdout
+        self._stderr: IO[bytes] = self.proc.stderr
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=20)
         threading.Thread(target=self._pump_stdout, daemon=True).start()
@@ -118,12 +123,12 @@ class _Worker:
                                 f"{str(self.info.get('error', self.info))[:500]}; {INSTALL_HINT}")
 
     def _pump_stdout(self) -> None:
-        for line in iter(self.proc.stdout.readline, b""):
+        for line in iter(self._stdout.readline, b""):
             self.lines.put(line)
         self.lines.put(None)
 
     def _pump_stderr(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
+        for line in iter(self._stderr.readline, b""):
             self.stderr.append(line.decode("utf-8", "replace").rstrip())
 
     def read(self, timeout_s: float) -> dict:
@@ -149,7 +154,7 @@ class _Worker:
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()
+            self.stdin.close()
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
@@ -235,8 +240,8 @@ class LabelDetector:
                 header = json.dumps({"id": self._next_id, "count": len(images), "size": INPUT_PX,
                                      "min_score": MIN_SCORE})
                 try:
-                    worker.proc.stdin.write(header.encode() + b"\n" + payload)
-                    worker.proc.stdin.flush()
+                    worker.stdin.write(header.encode() + b"\n" + payload)
+                    worker.stdin.flush()
                     reply = worker.read(self._startup_timeout_s / 4 + self._frame_timeout_s * len(images))
                 except (BrokenPipeError, OSError, _WorkerDied) as exc:
                     worker.kill()

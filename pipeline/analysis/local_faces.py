@@ -21,12 +21,13 @@ no ``ResponseMetadata`` (botocore adds it; it is not part of the operation's out
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .engines import ENGINES
 from .face_store import FaceCollections
 from .faces import FaceEngine, check_attributes, face_detail
 from .images import request_image
+from .protocol import Request
 from .rekognition_errors import EXCEPTIONS, InvalidParameterException
 from .shapes import check_request
 
@@ -65,7 +66,7 @@ class LocalFacesMixin:
         return FaceCollections(self._data_dir, engine=lambda: self.face_engine)
 
     # -- DetectFaces ----------------------------------------------------------------------------
-    def detect_faces(self, *, Image: dict, Attributes: Sequence[str] | None = None) -> dict:
+    def detect_faces(self, *, Image: Request, Attributes: Sequence[str] | None = None) -> dict[str, Any]:
         """Rekognition ``DetectFaces``: ``{"FaceDetails": [FaceDetail …]}``, highest
         confidence first. ``Attributes`` ``['DEFAULT']`` (default) or ``['ALL']`` (or attribute
         names) all give BoundingBox, Confidence, Landmarks, Pose, Quality; attributes that
@@ -85,26 +86,26 @@ class LocalFacesMixin:
         return {"FaceDetails": [face_detail(f, attrs) for f in faces]}
 
     # -- collections ----------------------------------------------------------------------------
-    def create_collection(self, *, CollectionId: str, Tags: dict | None = None) -> dict:
+    def create_collection(self, *, CollectionId: str, Tags: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Rekognition ``CreateCollection``: ``{"StatusCode", "CollectionArn",
         "FaceModelVersion"}``. Raises ResourceAlreadyExistsException."""
         check_request("CreateCollection", CollectionId=CollectionId, Tags=Tags)
         return self.face_collections.create_collection(CollectionId, Tags)
 
-    def delete_collection(self, *, CollectionId: str) -> dict:
+    def delete_collection(self, *, CollectionId: str) -> dict[str, Any]:
         """Rekognition ``DeleteCollection``: ``{"StatusCode": 200}``. Raises
         ResourceNotFoundException."""
         check_request("DeleteCollection", CollectionId=CollectionId)
         return self.face_collections.delete_collection(CollectionId)
 
     def list_collections(self, *, NextToken: str | None = None,
-                         MaxResults: int | None = None) -> dict:
+                         MaxResults: int | None = None) -> dict[str, Any]:
         """Rekognition ``ListCollections``: ``{"CollectionIds", "FaceModelVersions",
         "NextToken"?}``."""
         check_request("ListCollections", NextToken=NextToken, MaxResults=MaxResults)
         return self.face_collections.list_collections(MaxResults, NextToken)
 
-    def describe_collection(self, *, CollectionId: str) -> dict:
+    def describe_collection(self, *, CollectionId: str) -> dict[str, Any]:
         """Rekognition ``DescribeCollection``: ``{"FaceCount", "UserCount",
         "FaceModelVersion", "CollectionARN", "CreationTimestamp"}``. Raises
         ResourceNotFoundException."""
@@ -112,9 +113,9 @@ class LocalFacesMixin:
         return self.face_collections.describe_collection(CollectionId)
 
     # -- faces ----------------------------------------------------------------------------------
-    def index_faces(self, *, CollectionId: str, Image: dict, ExternalImageId: str | None = None,
+    def index_faces(self, *, CollectionId: str, Image: Request, ExternalImageId: str | None = None,
                     DetectionAttributes: Sequence[str] | None = None, MaxFaces: int | None = None,
-                    QualityFilter: str | None = None) -> dict:
+                    QualityFilter: str | None = None) -> dict[str, Any]:
         """Rekognition ``IndexFaces``: ``{"FaceRecords", "FaceModelVersion",
         "UnindexedFaces"}`` (``QualityFilter`` default ``AUTO``). Raises
         ResourceNotFoundException, InvalidParameterException, InvalidImageFormatException."""
@@ -128,7 +129,7 @@ class LocalFacesMixin:
 
     def list_faces(self, *, CollectionId: str, NextToken: str | None = None,
                    MaxResults: int | None = None, UserId: str | None = None,
-                   FaceIds: Sequence[str] | None = None) -> dict:
+                   FaceIds: Sequence[str] | None = None) -> dict[str, Any]:
         """Rekognition ``ListFaces``: ``{"Faces", "FaceModelVersion", "NextToken"?}``.
         Raises ResourceNotFoundException."""
         check_request("ListFaces", CollectionId=CollectionId, NextToken=NextToken,
@@ -136,14 +137,14 @@ class LocalFacesMixin:
         return self.face_collections.list_faces(CollectionId, MaxResults, NextToken, UserId,
                                                 FaceIds)
 
-    def delete_faces(self, *, CollectionId: str, FaceIds: Sequence[str]) -> dict:
+    def delete_faces(self, *, CollectionId: str, FaceIds: Sequence[str]) -> dict[str, Any]:
         """Rekognition ``DeleteFaces``: ``{"DeletedFaces", "UnsuccessfulFaceDeletions"}``.
         Raises ResourceNotFoundException."""
         check_request("DeleteFaces", CollectionId=CollectionId, FaceIds=FaceIds)
         return self.face_collections.delete_faces(CollectionId, FaceIds)
 
     def search_faces(self, *, CollectionId: str, FaceId: str, MaxFaces: int | None = None,
-                     FaceMatchThreshold: float | None = None) -> dict:
+                     FaceMatchThreshold: float | None = None) -> dict[str, Any]:
         """Rekognition ``SearchFaces``: ``{"SearchedFaceId", "FaceMatches",
         "FaceModelVersion"}`` (threshold default 80). Raises ResourceNotFoundException,
         InvalidParameterException."""
@@ -152,9 +153,9 @@ class LocalFacesMixin:
         return self.face_collections.search_faces(CollectionId, FaceId, MaxFaces,
                                                   FaceMatchThreshold)
 
-    def search_faces_by_image(self, *, CollectionId: str, Image: dict,
+    def search_faces_by_image(self, *, CollectionId: str, Image: Request,
                               MaxFaces: int | None = None, FaceMatchThreshold: float | None = None,
-                              QualityFilter: str | None = None) -> dict:
+                              QualityFilter: str | None = None) -> dict[str, Any]:
         """Rekognition ``SearchFacesByImage``: ``{"SearchedFaceBoundingBox",
         "SearchedFaceConfidence", "FaceMatches", "FaceModelVersion"}`` for the largest face.
         Raises InvalidParameterException when the image has no face."""
@@ -166,7 +167,7 @@ class LocalFacesMixin:
 
     # -- users ----------------------------------------------------------------------------------
     def create_user(self, *, CollectionId: str, UserId: str,
-                    ClientRequestToken: str | None = None) -> dict:
+                    ClientRequestToken: str | None = None) -> dict[str, Any]:
         """Rekognition ``CreateUser`` (returns ``{}``). Raises ConflictException when the
         user exists, ResourceNotFoundException."""
         check_request("CreateUser", CollectionId=CollectionId, UserId=UserId,
@@ -174,7 +175,7 @@ class LocalFacesMixin:
         return self.face_collections.create_user(CollectionId, UserId)
 
     def delete_user(self, *, CollectionId: str, UserId: str,
-                    ClientRequestToken: str | None = None) -> dict:
+                    ClientRequestToken: str | None = None) -> dict[str, Any]:
         """Rekognition ``DeleteUser`` (returns ``{}``; the user's faces stay, unassociated).
         Raises ResourceNotFoundException."""
         check_request("DeleteUser", CollectionId=CollectionId, UserId=UserId,
@@ -182,7 +183,7 @@ class LocalFacesMixin:
         return self.face_collections.delete_user(CollectionId, UserId)
 
     def list_users(self, *, CollectionId: str, MaxResults: int | None = None,
-                   NextToken: str | None = None) -> dict:
+                   NextToken: str | None = None) -> dict[str, Any]:
         """Rekognition ``ListUsers``: ``{"Users": [{"UserId", "UserStatus"}], "NextToken"?}``."""
         check_request("ListUsers", CollectionId=CollectionId, MaxResults=MaxResults,
                       NextToken=NextToken)
@@ -190,7 +191,7 @@ class LocalFacesMixin:
 
     def associate_faces(self, *, CollectionId: str, UserId: str, FaceIds: Sequence[str],
                         UserMatchThreshold: float | None = None,
-                        ClientRequestToken: str | None = None) -> dict:
+                        ClientRequestToken: str | None = None) -> dict[str, Any]:
         """Rekognition ``AssociateFaces``: ``{"AssociatedFaces",
         "UnsuccessfulFaceAssociations", "UserStatus"}`` (threshold default 75)."""
         check_request("AssociateFaces", CollectionId=CollectionId, UserId=UserId, FaceIds=FaceIds,
@@ -199,7 +200,7 @@ class LocalFacesMixin:
                                                      UserMatchThreshold)
 
     def disassociate_faces(self, *, CollectionId: str, UserId: str, FaceIds: Sequence[str],
-                           ClientRequestToken: str | None = None) -> dict:
+                           ClientRequestToken: str | None = None) -> dict[str, Any]:
         """Rekognition ``DisassociateFaces``: ``{"DisassociatedFaces",
         "UnsuccessfulFaceDisassociations", "UserStatus"}``."""
         check_request("DisassociateFaces", CollectionId=CollectionId, UserId=UserId,
@@ -208,7 +209,7 @@ class LocalFacesMixin:
 
     def search_users(self, *, CollectionId: str, UserId: str | None = None,
                      FaceId: str | None = None, UserMatchThreshold: float | None = None,
-                     MaxUsers: int | None = None) -> dict:
+                     MaxUsers: int | None = None) -> dict[str, Any]:
         """Rekognition ``SearchUsers`` by ``UserId`` or ``FaceId``: ``{"UserMatches",
         "FaceModelVersion", "SearchedFace"|"SearchedUser"}`` (threshold default 80)."""
         check_request("SearchUsers", CollectionId=CollectionId, UserId=UserId, FaceId=FaceId,
@@ -216,9 +217,9 @@ class LocalFacesMixin:
         return self.face_collections.search_users(CollectionId, UserId, FaceId, UserMatchThreshold,
                                                   MaxUsers)
 
-    def search_users_by_image(self, *, CollectionId: str, Image: dict,
+    def search_users_by_image(self, *, CollectionId: str, Image: Request,
                               UserMatchThreshold: float | None = None, MaxUsers: int | None = None,
-                              QualityFilter: str | None = None) -> dict:
+                              QualityFilter: str | None = None) -> dict[str, Any]:
         """Rekognition ``SearchUsersByImage``: ``{"UserMatches", "FaceModelVersion",
         "SearchedFace", "UnsearchedFaces"}`` for the largest face. Raises
         InvalidParameterException when the image has no face."""

@@ -10,12 +10,13 @@ in that process.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from ...errors import AnalyzerError
 from .engines import ENGINES
 from .images import request_image
 from .label_taxonomy import COCO_TO_REKOGNITION, label_entry, with_parents
+from .protocol import Request
 from .rekognition_errors import InvalidParameterException
 
 LABEL_MODEL_VERSION = "3.0"  #: the DetectLabels model version AWS reports; kept for shape parity
@@ -29,9 +30,9 @@ class LocalLabelsMixin:
     Needs no constructor arguments (composes with the other mixins of ``LocalRekognition``).
     """
 
-    def detect_labels(self, *, Image: dict[str, Any], MaxLabels: int | None = None,
-                      MinConfidence: float = 55, Features: list[str] | None = None,
-                      Settings: dict[str, Any] | None = None) -> dict:
+    def detect_labels(self, *, Image: Request, MaxLabels: int | None = None,
+                      MinConfidence: float = 55, Features: Sequence[str] | None = None,
+                      Settings: Request | None = None) -> dict[str, Any]:
         """Objects in ``Image={'Bytes': jpeg_or_png}`` like ``rekognition.detect_labels``.
 
         Returns ``{"Labels": [...], "LabelModelVersion": "3.0"}``. Each label has ``Name``
@@ -83,9 +84,9 @@ class LocalLabelsMixin:
             labels = labels[:MaxLabels]
         return {"Labels": labels, "LabelModelVersion": LABEL_MODEL_VERSION}
 
-    def detect_moderation_labels(self, *, Image: dict[str, Any], MinConfidence: float = 50,
-                                 HumanLoopConfig: dict | None = None,
-                                 ProjectVersion: str | None = None) -> dict:
+    def detect_moderation_labels(self, *, Image: Request, MinConfidence: float = 50,
+                                 HumanLoopConfig: Request | None = None,
+                                 ProjectVersion: str | None = None) -> dict[str, Any]:
         """Unsafe content in ``Image={'Bytes': ...}`` like ``rekognition.detect_moderation_labels``.
 
         Returns ``{"ModerationLabels": [...], "ModerationModelVersion": "7.0"}``; each label is

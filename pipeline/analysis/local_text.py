@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engines import ENGINES
 from .geometry import bounding_box, overlap_ratio, polygon_ratios
 from .images import request_image
+from .protocol import Request
+
+if TYPE_CHECKING:
+    from .ocr import OcrLine
 
 TEXT_MODEL_VERSION = "3.0"  #: the DetectText model version AWS reports; kept for shape parity
 
@@ -15,7 +19,7 @@ class LocalTextMixin:
     """Adds ``detect_text`` to the local engine; the OCR engine (``ENGINES.get("text")``)
     loads on first use, once per process."""
 
-    def detect_text(self, *, Image: dict[str, Any], Filters: dict[str, Any] | None = None) -> dict:
+    def detect_text(self, *, Image: Request, Filters: Request | None = None) -> dict[str, Any]:
         """Detect text in ``Image={'Bytes': jpeg_or_png}`` like ``rekognition.detect_text``.
 
         Returns ``{"TextDetections": [...], "TextModelVersion": "3.0"}``: every LINE (``Id``
@@ -40,7 +44,8 @@ class LocalTextMixin:
         word_filter = (Filters or {}).get("WordFilter", {})
         regions = [r["BoundingBox"] for r in (Filters or {}).get("RegionsOfInterest", [])
                    if "BoundingBox" in r]
-        lines, words = [], []
+        lines: list[dict[str, Any]] = []
+        words: list[dict[str, Any]] = []
         for line in (read_regions(ocr, image, regions) if regions else ocr.read(image)):
             line_geometry = _geometry(line.polygon, width, height)
             if regions and not any(overlap_ratio(line_geometry["BoundingBox"], r) >= 0.5 for r in regions):
@@ -80,7 +85,7 @@ def read_regions(ocr: Any, image: Any, regions: list[dict[str, float]]) -> list:
     from .ocr import _reading_order
 
     height, width = image.shape[:2]
-    found = []
+    found: list[OcrLine] = []
     for region in regions:
         x0 = max(0, int(region["Left"] * width) - REGION_MARGIN_PX)
         y0 = max(0, int(region["Top"] * height) - REGION_MARGIN_PX)

@@ -40,7 +40,8 @@ No single engine that installs offline reads Korean broadcast captions well:
 Single-threaded by design (reko runs one worker process per core): onnxruntime sessions get
 one intra-op and one inter-op thread, and ``OMP_THREAD_LIMIT=1`` is set (if unset) before
 tesseract loads. One engine holds two tesseract handles and three ONNX sessions (≈145 MB
-resident after loading, ≈220 MB once it has read 720p frames); :meth:`OcrEngine.read` serialises callers with a lock, so an engine may be shared
+resident after loading, ≈220 MB once it has read 720p frames); :meth:`OcrEngine.read` serialises
+callers with a lock, so an engine may be shared
 by threads but reads one frame at a time — give each worker process its own engine.
 """
 
@@ -53,12 +54,18 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import AnalyzerError
 from .engines import install_hint
 from .images import as_rgb
+
+if TYPE_CHECKING:
+    from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+    from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
+    from tesserocr import PyTessBaseAPI
 
 #: Where Debian/Ubuntu's ``tesseract-ocr-kor``/``-eng`` put the traineddata (tesseract 5).
 DEFAULT_TESSDATA_DIRS = (
@@ -174,8 +181,11 @@ class OcrEngine:
         self.tessdata_dir = _find_tessdata(tessdata_dir, languages)
         self._tesserocr = tesserocr
         self._lock = threading.RLock()
-        self._tess_line = self._tess_hangul = None
-        self._det = self._rec = None
+        # opened by load() / _open(), freed by close()
+        self._tess_line: PyTessBaseAPI | None = None
+        self._tess_hangul: PyTessBaseAPI | None = None
+        self._det: TextDetector | None = None
+        self._rec: TextRecognizer | None = None
         self._rec_chars: list[str] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -198,7 +208,7 @@ class OcrEngine:
 
         tesserocr = self._tesserocr
 
-        def tess_api(lang: str, psm) -> "tesserocr.PyTessBaseAPI":
+        def tess_api(lang: str, psm) -> PyTessBaseAPI:
             try:
                 api = tesserocr.PyTessBaseAPI(path=self.tessdata_dir, lang=lang, psm=psm,
                                               oem=tesserocr.OEM.LSTM_ONLY)
@@ -224,8 +234,9 @@ class OcrEngine:
         # pin the limit so detection cost does not depend on the frame size.
         det.get_preprocess = lambda _max_wh: DetPreProcess(self.det_max_side_px, "max",
                                                            det.mean, det.std)
-        self._det, self._rec = det, rapid.text_rec
-        self._rec_chars = self._rec.postprocess_op.character
+        rec = rapid.text_rec
+        self._det, self._rec = det, rec
+        self._rec_chars = rec.postprocess_op.character
         self._tess_line, self._tess_hangul = tess_line, tess_hangul
 
     def close(self) -> None:
@@ -270,6 +281,7 @@ class OcrEngine:
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         if min(bgr.shape[:2]) < 16:
             return []
+        assert self._det is not None  # read() loads the engine first
         boxes, _ = self._det(bgr)
         if boxes is None or len(boxes) == 0:
             return []
@@ -281,7 +293,7 @@ class OcrEngine:
             if tilt < 6.0:  # nearly horizontal: use the axis-aligned rectangle around it
                 x0, y0 = box.min(0)
                 x1, y1 = box.max(0)
-                box = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+                box = np.asarray([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
             out.append(box)
         return _merge_boxes(out)
 
@@ -313,7 +325,7 @@ class OcrEngine:
             for reading in readings:
                 key = " ".join(w.text for w in reading)
                 votes[key] = votes.get(key, 0.0) + _mean_conf(reading)
-            winner = max(votes, key=votes.get)
+            winner = max(votes, key=votes.__getitem__)
             fused = max((r for r in readings if " ".join(w.text for w in r) == winner),
                         key=_mean_conf)
             self.stats["retry"] += time.perf_counter() - retry_started
@@ -328,7 +340,7 @@ class OcrEngine:
         ocr_words = [OcrWord(w.text, round(_clip_conf(w.conf), 2),
                              _to_polygon(to_image, w.x0, 0, w.x1, height)) for w in fused]
         return OcrLine(" ".join(w.text for w in fused), round(_clip_conf(conf), 2),
-                       [tuple(map(float, p)) for p in box], ocr_words)
+                       [(float(p[0]), float(p[1])) for p in box], ocr_words)
 
     def _tesseract_words(self, api, gray: np.ndarray, scale: float,
                          border: int = _BORDER_PX) -> list[_TessWord]:
@@ -381,6 +393,7 @@ class OcrEngine:
         crop of a single word."""
         import cv2
 
+        assert self._rec is not None  # read() loads the engine first
         _c, rec_h, rec_w = self._rec.rec_image_shape
         h, w = crop.shape[:2]
         new_w = max(1, int(np.ceil(rec_h * w / h)))
@@ -480,12 +493,13 @@ def _merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
     """Merge axis-aligned boxes that continue one line: vertical overlap ≥ 60% of the smaller
     height, heights within 1.6×, horizontal gap ≤ 1.0× the taller height (a word gap in a
     caption is ≈0.3 em; separate captions on one row are much further apart)."""
-    rects, others = [], []
-    for b in boxes:
-        if b[0][1] == b[1][1] and b[0][0] == b[3][0]:
-            rects.append([float(b[0][0]), float(b[0][1]), float(b[2][0]), float(b[2][1])])
+    rects: list[list[float]] = []
+    others: list[np.ndarray] = []
+    for box in boxes:
+        if box[0][1] == box[1][1] and box[0][0] == box[3][0]:
+            rects.append([float(box[0][0]), float(box[0][1]), float(box[2][0]), float(box[2][1])])
         else:
-            others.append(b)
+            others.append(box)
     changed = True
     while changed:
         changed = False
@@ -504,7 +518,8 @@ def _merge_boxes(boxes: list[np.ndarray]) -> list[np.ndarray]:
                     break
             if changed:
                 break
-    merged = [np.float32([[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]]) for r in rects]
+    merged = [np.asarray([[r[0], r[1]], [r[2], r[1]], [r[2], r[3]], [r[0], r[3]]], dtype=np.float32)
+              for r in rects]
     return merged + others
 
 
@@ -516,7 +531,7 @@ def _crop(image: np.ndarray, box: np.ndarray):
     w = int(round(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[3] - box[2]))))
     h = int(round(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2]))))
     w, h = max(w, 1), max(h, 1)
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.asarray([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     to_crop = cv2.getPerspectiveTransform(box, dst)
     crop = cv2.warpPerspective(image, to_crop, (w, h), flags=cv2.INTER_CUBIC,
                                borderMode=cv2.BORDER_REPLICATE)
@@ -606,7 +621,7 @@ def _drop_junk(words: list[_TessWord]) -> list[_TessWord]:
 def _to_polygon(to_image: np.ndarray, x0: float, y0: float, x1: float, y1: float):
     import cv2
 
-    pts = np.float32([[[x0, y0]], [[x1, y0]], [[x1, y1]], [[x0, y1]]])
+    pts = np.asarray([[[x0, y0]], [[x1, y0]], [[x1, y1]], [[x0, y1]]], dtype=np.float32)
     mapped = cv2.perspectiveTransform(pts, to_image)[:, 0, :]
     return [(float(x), float(y)) for x, y in mapped]
 
