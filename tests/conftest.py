@@ -102,3 +102,27 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if os.environ.get("CI") and reporter and reporter.stats.get("skipped") and exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium, one per test module (``test_site_support.launch``)."""
+    from playwright.sync_api import sync_playwright
+    from test_site_support import launch, require_chromium
+
+    require_chromium()
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh desktop page of ``browser``: console errors in ``page.errors``, dialogs in
+    ``page.dialogs`` (``test_site_support.new_page``)."""
+    from test_site_support import new_page
+
+    page = new_page(browser)
+    yield page
+    page.context.close()

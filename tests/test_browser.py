@@ -7,7 +7,6 @@ errors."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.parse
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from test_site_support import (
     env_without_reko,
-    launch,
+    get_json,
     new_page,
     rect,
     reko_command,
@@ -64,30 +63,6 @@ def server(tmp_path_factory, media_files):
     proc, base = start_server(root, env)
     yield base, root
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    """Headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh desktop page (console errors in ``page.errors``, dialogs in ``page.dialogs``)."""
-    page = new_page(browser)
-    yield page
-    page.context.close()
-
-
-def api(base, path):
-    """GET a JSON API path."""
-    return json.loads(urllib.request.urlopen(base + path).read())
 
 
 def test_keyboard_only_upload_with_real_progress_then_search_play_download_no_script_runs(server, page, media_files, tmp_path):
@@ -138,7 +113,7 @@ def test_keyboard_only_upload_with_real_progress_then_search_play_download_no_sc
     assert "국회 중계 (bikes).mp4" in page.inner_text(".video-group h2")
     shot(page, "2-search")
 
-    data = api(base, "/api/search?q=%EB%B3%B8%ED%9A%8C%EC%9D%98")
+    data = get_json(base, "/api/search?q=%EB%B3%B8%ED%9A%8C%EC%9D%98")
     seg = data["segments"][0]
     assert abs(seg["start_ms"] - CAPTIONS[0].start_ms) <= 1500 and abs(seg["end_ms"] - CAPTIONS[0].end_ms) <= 1500
     assert seg["download_name"].startswith("국회 중계 (bikes)_00-00-0")
@@ -166,7 +141,7 @@ def test_keyboard_only_upload_with_real_progress_then_search_play_download_no_sc
     page.wait_for_function("() => document.querySelector('#results .why')"
                            " && document.querySelector('#results .why').innerText.includes('onerror')")
     # shown as text, exactly as read (the best frame's OCR may drop the closing ")>")
-    shown = api(base, "/api/search?q=onerror")["segments"][0]["why"]["lines"][0]["text"]
+    shown = get_json(base, "/api/search?q=onerror")["segments"][0]["why"]["lines"][0]["text"]
     assert shown.startswith("<img src=x onerror=alert(1") and shown in page.inner_text("#results .why")
     assert page.locator('img[src="x"]').count() == 0  # never parsed as HTML
     page.wait_for_timeout(500)
@@ -194,7 +169,7 @@ def test_keyboard_only_search_by_photo_and_rename_a_person(server, page, tmp_pat
     page.wait_for_function("() => location.hash.startsWith('#/photo?person=')")
     page.wait_for_selector("#view-photo .segment .chip-face")
     person_id = urllib.parse.parse_qs(page.url.split("?", 1)[1])["person"][0]
-    display = api(base, f"/api/persons/{person_id}")["display_name"]
+    display = get_json(base, f"/api/persons/{person_id}")["display_name"]
     assert display.startswith("Person ")
     assert display in page.inner_text("#view-photo .segment .chip-face")
 
@@ -204,7 +179,7 @@ def test_keyboard_only_search_by_photo_and_rename_a_person(server, page, tmp_pat
     page.keyboard.type("김기자")
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelector('#announcer').textContent.includes('김기자')")
-    assert api(base, f"/api/persons/{person_id}")["name"] == "김기자"
+    assert get_json(base, f"/api/persons/{person_id}")["name"] == "김기자"
     shot(page, "6-people")
 
     # the name now finds the person from the search box, through the suggestions

@@ -5,7 +5,6 @@ every page checked with axe-core, for console errors and for a 390 px phone."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import urllib.parse
 import urllib.request
@@ -17,8 +16,8 @@ from test_site_support import (
     PHONE,
     axe_violations,
     env_without_reko,
+    get_json,
     horizontal_overflow,
-    launch,
     new_page,
     reko_command,
     require_chromium,
@@ -43,30 +42,6 @@ def demo(tmp_path_factory):
     proc, base = start_server(cwd, env)
     yield base, cwd, tmp_path_factory.mktemp("screens")
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser(demo):
-    """Headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh desktop page (console errors collected in ``page.errors``)."""
-    page = new_page(browser)
-    yield page
-    page.context.close()
-
-
-def get(base, path):
-    """GET a JSON API path."""
-    return json.loads(urllib.request.urlopen(base + path).read())
 
 
 def carphone_photo(tmp_path):
@@ -164,7 +139,7 @@ def test_photo_search_has_its_own_route_and_its_zip_link_downloads_the_clips(dem
         page.click("#photo-pager #zip-link")
     out = tmp_path / "clips.zip"
     download.value.save_as(out)
-    segments = get(base, "/api/search?person=" + params["person"][0])["segments"]
+    segments = get_json(base, "/api/search?person=" + params["person"][0])["segments"]
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
         assert names == [s["download_name"] for s in segments]
@@ -181,7 +156,7 @@ def test_player_stops_at_the_unpadded_end_and_escape_pauses(demo, page, tmp_path
     base, _, _ = demo
     page.goto(base + "/#/search?q=traffic%20report")
     page.wait_for_selector(".segment")
-    seg = get(base, "/api/search?q=traffic%20report")["segments"][0]
+    seg = get_json(base, "/api/search?q=traffic%20report")["segments"][0]
     assert seg["match_end_ms"] < seg["end_ms"], "the segment is padded"
     page.click(".segment button.play")
     page.wait_for_function("() => { const v = document.querySelector('#segment-player');"
@@ -204,8 +179,8 @@ def test_player_stops_at_the_unpadded_end_and_escape_pauses(demo, page, tmp_path
 
 def test_previous_next_and_in_out_cut_the_chosen_frames(demo, page, tmp_path):
     base, _, _ = demo
-    query = next(q for q in ("label=Car", "label=Text", "q=e") if get(base, f"/api/search?{q}")["total_segments"] >= 2)
-    data = get(base, f"/api/search?{query}")
+    query = next(q for q in ("label=Car", "label=Text", "q=e") if get_json(base, f"/api/search?{q}")["total_segments"] >= 2)
+    data = get_json(base, f"/api/search?{query}")
     page.goto(base + f"/#/search?{query}")
     page.wait_for_selector(".segment")
     page.locator(".segment button.play").first.click()
@@ -248,7 +223,7 @@ def fmt(ms):
 
 def test_video_page_axis_playhead_folded_lanes_noise_filter_and_text_list(demo, page):
     base, _, _ = demo
-    video = next(v for v in get(base, "/api/videos")["videos"] if v["filename"] == "reko-demo.mp4")
+    video = next(v for v in get_json(base, "/api/videos")["videos"] if v["filename"] == "reko-demo.mp4")
     page.goto(base + f"/#/video/{video['video_id']}")
     page.wait_for_selector("#transcript li")
     titles = page.locator(".lane-title").all_inner_texts()
@@ -269,7 +244,7 @@ def test_video_page_axis_playhead_folded_lanes_noise_filter_and_text_list(demo, 
     hidden_before = page.locator("#transcript li").count()
     page.fill("#transcript-filter", "")
     shown = page.locator("#transcript li").count()
-    overview = get(base, f"/api/videos/{video['video_id']}/timeline?overview=1")["overview"]
+    overview = get_json(base, f"/api/videos/{video['video_id']}/timeline?overview=1")["overview"]
     if overview["text_hidden"] + overview["labels_hidden"]:
         page.click("#show-all")
         page.wait_for_function("() => location.hash.includes('all=1')")
@@ -294,8 +269,8 @@ ROUTES = ["#/search", "#/search?q=%EA%B5%90%ED%86%B5", "#/search?label=Car", "#/
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_every_page_passes_axe_has_no_console_errors_and_fits(demo, browser, viewport):
     base, _, screens = demo
-    person = get(base, "/api/persons")["persons"][0]["person_id"]
-    video = next(v for v in get(base, "/api/videos")["videos"] if v["filename"] == "reko-demo.mp4")["video_id"]
+    person = get_json(base, "/api/persons")["persons"][0]["person_id"]
+    video = next(v for v in get_json(base, "/api/videos")["videos"] if v["filename"] == "reko-demo.mp4")["video_id"]
     page = new_page(browser, viewport)
     problems = []
     for number, route in enumerate(ROUTES):

@@ -18,7 +18,6 @@ Commander", Obama 8–12 s under "속보 경제 지표 발표"), ingested by ``r
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import urllib.parse
@@ -33,8 +32,8 @@ from test_site_support import (
     PHONE,
     axe_violations,
     env_without_reko,
+    get_json,
     horizontal_overflow,
-    launch,
     new_page,
     reko_command,
     require_chromium,
@@ -66,37 +65,13 @@ def newsroom(tmp_path_factory, request):
     assert done.returncode == 0, done.stderr[-3000:]
     proc, base = start_server(root, env)
     who: dict[str, str] = {}
-    for person in sorted(get(base, "/api/persons")["persons"], key=lambda p: p["number"]):
-        faces = get(base, f"/api/persons/{person['person_id']}")["faces"]
+    for person in sorted(get_json(base, "/api/persons")["persons"], key=lambda p: p["number"]):
+        faces = get_json(base, f"/api/persons/{person['person_id']}")["faces"]
         slot = {0: "carphone", 1: "astronaut", 2: "obama"}.get(min(f["frame_ms"] for f in faces) // 4000)
         who.setdefault(slot, person["person_id"])
     assert {"carphone", "astronaut", "obama"} <= set(who), who
     yield base, who, tmp_path_factory.mktemp("editor-screens"), root / "data"
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser(newsroom):
-    """Headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh desktop page (console errors in ``page.errors``)."""
-    page = new_page(browser)
-    yield page
-    page.context.close()
-
-
-def get(base, path):
-    """GET a JSON API path."""
-    return json.loads(urllib.request.urlopen(base + path).read())
 
 
 def search_done(page):
@@ -113,7 +88,7 @@ def shown_segments(page):
 
 def api_segments(base, params):
     """(video_id, start_ms) of the API's first page for ``params``."""
-    data = get(base, "/api/search?" + urllib.parse.urlencode(params, doseq=True))
+    data = get_json(base, "/api/search?" + urllib.parse.urlencode(params, doseq=True))
     return [[s["video_id"], s["start_ms"]] for s in data["segments"]], data
 
 
@@ -149,7 +124,7 @@ def test_the_within_control_changes_the_results_as_the_api_does(newsroom, page, 
     near = seg["near"][0]
     assert near["kind"] == "person" and near["relation"] == "before" and 4000 <= near["gap_ms"] <= 9000, near
     card = page.inner_text(".segment .near-list")
-    name = get(base, f"/api/persons/{man}")["display_name"]
+    name = get_json(base, f"/api/persons/{man}")["display_name"]
     assert name in card and f"{round(near['gap_ms'] / 1000, 1):g} s before" in card, card
     assert "within 10 s" in page.inner_text("#search-summary")
     shot(page, "moments-1366", screens)
@@ -157,6 +132,8 @@ def test_the_within_control_changes_the_results_as_the_api_does(newsroom, page, 
     # the state is in the URL: a reload shows the same controls and results
     page.reload()
     search_done(page)
+    page.wait_for_function("(n) => document.querySelectorAll('.segment').length === n",
+                           arg=len(results[10]["segments"]))  # the cards may follow the summary
     assert page.input_value("#within") == "10" and page.input_value("#person-filter") == man
     assert shown_segments(page) == [[s["video_id"], s["start_ms"]] for s in results[10]["segments"]]
     zip_params = urllib.parse.parse_qs(page.get_attribute("#zip-link", "href").split("?", 1)[1])
@@ -197,11 +174,11 @@ def test_the_timeline_download_reads_back_with_one_clip_per_segment(newsroom, pa
     assert name.endswith(f".{fmt}") and name.startswith("reko"), name
     out = tmp_path / name
     download.value.save_as(out)
-    video = get(base, "/api/videos")["videos"][0]
+    video = get_json(base, "/api/videos")["videos"][0]
     rate = Fraction(round(video["fps"]))  # the newsroom video is 25 fps: every frame is 40 ms
     timeline = otio.adapters.read_from_file(str(out), **({"rate": float(rate)} if fmt == "edl" else {}))
     clips = list(timeline.find_clips())
-    segments = get(base, "/api/search?" + urllib.parse.urlencode(params))["segments"]
+    segments = get_json(base, "/api/search?" + urllib.parse.urlencode(params))["segments"]
     assert len(clips) == len(segments) >= 1
     for clip, seg in zip(clips, segments):
         # the first frame shown at or after start_ms, up to the last one shown before end_ms
@@ -257,7 +234,7 @@ def test_names_are_suggested_with_evidence_and_accepted_from_the_person_page(new
     assert "김철수" in panel and "Eileen Collins" in panel and "Commander" in panel
     listed = page.eval_on_selector_all("#names-list .names-who", "links => links.map(a => a.getAttribute('href'))")
     assert f"#/person/{who['obama']}" not in listed  # no name caption with him: nothing suggested
-    assert all(not p["name"] for p in get(base, "/api/persons")["persons"]), "nothing is named on its own"
+    assert all(not p["name"] for p in get_json(base, "/api/persons")["persons"]), "nothing is named on its own"
 
     astronaut = who["astronaut"]
     page.goto(base + f"/#/person/{astronaut}")
@@ -267,17 +244,17 @@ def test_names_are_suggested_with_evidence_and_accepted_from_the_person_page(new
     page.wait_for_function("() => { const i = document.querySelector('#person-names .evidence img');"
                            " return i && i.complete && i.naturalWidth > 0; }")
     assert first.locator(".evidence .box-text").count() >= 1  # the caption is outlined on the frame
-    evidence = get(base, f"/api/persons/{astronaut}/name-suggestions")["suggestions"][0]["evidence"]
+    evidence = get_json(base, f"/api/persons/{astronaut}/name-suggestions")["suggestions"][0]["evidence"]
     assert all(4300 - 1000 <= e["frame_ms"] <= 7700 for e in evidence)
     assert "frame" in first.inner_text() and "%" in first.inner_text()
     shot(page, "person-names-1366", screens)
     first.get_by_role("button", name="Accept").click()
     page.wait_for_function("() => document.querySelector('#person-title').textContent === 'Eileen Collins'")
-    assert get(base, f"/api/persons/{astronaut}")["name"] == "Eileen Collins"
+    assert get_json(base, f"/api/persons/{astronaut}")["name"] == "Eileen Collins"
     assert page.locator("#person-names").is_hidden()  # named: no more suggestions
     assert page.evaluate("document.activeElement.id") == "person-title"
     # the name now finds her moments
-    assert get(base, "/api/search?person=Eileen%20Collins")["total_segments"] >= 1
+    assert get_json(base, "/api/search?person=Eileen%20Collins")["total_segments"] >= 1
     assert page.errors == []
 
 

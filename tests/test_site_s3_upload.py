@@ -14,7 +14,6 @@ The object in the bucket must be byte for byte the file. No console error; axe-c
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import urllib.request
 
@@ -25,8 +24,8 @@ from test_site_support import (
     axe_violations,
     env_without_reko,
     free_port,
+    get_json,
     horizontal_overflow,
-    launch,
     new_page,
     require_chromium,
     shot,
@@ -79,17 +78,6 @@ def s3_site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(s3_site):
-    """Headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def video(tmp_path_factory):
     """A real 14 s 1280×720 video with a burned-in caption, encoded at high quality: about 20 MB."""
     out = tmp_path_factory.mktemp("s3-media") / "업로드 시험 (bikes).mp4"
@@ -114,11 +102,6 @@ RECORD_PROGRESS = """() => {
 }"""
 
 
-def get(base, path):
-    """GET a JSON API path."""
-    return json.loads(urllib.request.urlopen(base + path).read())
-
-
 def register_like_the_s3_event(data_dir, key, path):
     """What ``on_upload`` records for a new object under ``uploads/`` (video id from the bytes,
     the key's file name), here straight as analysed: the local stand-in for the AWS pipeline."""
@@ -136,7 +119,7 @@ def register_like_the_s3_event(data_dir, key, path):
 
 def test_health_says_uploads_are_direct(s3_site):
     base, *_ = s3_site
-    assert get(base, "/api/health")["uploads"] == "direct"
+    assert get_json(base, "/api/health")["uploads"] == "direct"
 
 
 def test_a_video_goes_straight_to_s3_after_the_aws_estimate_with_progress_per_part(s3_site, browser, video):
@@ -147,7 +130,7 @@ def test_a_video_goes_straight_to_s3_after_the_aws_estimate_with_progress_per_pa
     page.set_input_files("#file-input", str(video))
     page.wait_for_function("() => document.querySelector('#pending-estimate').textContent.includes('costs at most')")
     estimate = page.inner_text("#pending-estimate")
-    api = get(base, "/api/estimate?duration_s=14&height=720")
+    api = get_json(base, "/api/estimate?duration_s=14&height=720")
     assert "0:14 long" in estimate and f"${api['cost_usd']:.3f}" in estimate and "us-east-1" in estimate, estimate
     lines = page.locator("#cost-lines li").all_inner_texts()
     assert [line.split(" ")[0] for line in lines] == ["DetectText", "IndexFaces", "DetectLabels",

@@ -7,6 +7,7 @@ injected into the page from that file, never from a CDN, with the site's CSP lef
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -87,6 +88,11 @@ def stop_server(proc: subprocess.Popen) -> None:
     while time.monotonic() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "reko serve left analysis workers running"
+
+
+def get_json(base: str, path: str):
+    """GET a JSON API path of the server at ``base``; the decoded body."""
+    return json.loads(urllib.request.urlopen(base + path).read())
 
 
 def launch(playwright):
