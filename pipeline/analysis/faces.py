@@ -269,7 +269,8 @@ def estimate_pose(landmarks_px: np.ndarray, width: int, height: int) -> dict[str
     tvec_guess = np.array([[(img[0, 0] - width / 2.0) * tz / focal],
                            [(img[0, 1] - height / 2.0) * tz / focal], [tz]], np.float64)
     rvec_guess = np.zeros((3, 1), np.float64)
-    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, None, rvec_guess, tvec_guess, useExtrinsicGuess=True,
+    no_distortion = np.zeros((4, 1), np.float64)  # the same as None; typed for every OpenCV's stubs
+    ok, rvec, tvec = cv2.solvePnP(obj, img, cam, no_distortion, rvec_guess, tvec_guess, useExtrinsicGuess=True,
                                   flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         return {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0}

@@ -553,7 +553,7 @@ def _prepare(crop: np.ndarray, target_h: int) -> tuple[np.ndarray, float]:
     edge = np.concatenate([bw[0], bw[-1], bw[:, 0], bw[:, -1]])
     if edge.mean() < 128:
         gray = 255 - gray
-    lo, hi = np.percentile(gray, 2), np.percentile(gray, 98)
+    lo, hi = float(np.percentile(gray, 2)), float(np.percentile(gray, 98))
     gray = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1.0)), 0, 255)
     return np.ascontiguousarray(gray.astype(np.uint8)), scale
 
