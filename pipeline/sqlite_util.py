@@ -9,6 +9,7 @@ bugs and stay as they are.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,5 +134,34 @@ def connect(path: Path | str, schema: str = "", *, what: str = "database",
     if named_rows:
         db.row_factory = sqlite3.Row
     if schema:
-        db.executescript(schema)
+        _apply_schema(db, schema, what)
     return db
+
+
+def _apply_schema(db: sqlite3.Connection, schema: str, what: str) -> None:
+    """Run ``schema`` (idempotent: ``PRAGMA`` and ``CREATE ... IF NOT EXISTS``), retrying for
+    up to :data:`BUSY_TIMEOUT_S` while the file is locked by another connection.
+
+    Why a retry and not only the busy timeout: SQLite does not call the busy handler when
+    waiting could deadlock ("If SQLite determines that invoking the busy handler could result
+    in a deadlock, it will go ahead and return SQLITE_BUSY", sqlite3_busy_handler's
+    documentation) — two processes creating the same new database at once (rollback journal
+    until ``journal_mode=WAL`` is set, both holding SHARED and asking for RESERVED) get
+    ``database is locked`` at once. Seen in CI: two ``reko ingest`` of one file started
+    together, the second failed with "the catalog failed".
+
+    Raises:
+        StorageError: any other fault, or still locked after the timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            sqlite3.Connection.executescript(db, schema)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc).lower() and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            if _is_sql_mistake(exc):
+                raise
+            raise storage_error(exc, what) from None

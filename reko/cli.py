@@ -115,6 +115,8 @@ def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
             except RekoError as exc:
                 progress.close()
                 click.echo(f"error: {exc}", err=True)
+                if exc.detail:
+                    click.echo(f"  ({exc.detail.strip().splitlines()[-1][:300]})", err=True)
                 failed += 1
                 continue
             progress.close()

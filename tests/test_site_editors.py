@@ -18,6 +18,7 @@ Commander", Obama 8–12 s under "속보 경제 지표 발표"), ingested by ``r
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import urllib.parse
@@ -86,6 +87,22 @@ def shown_segments(page):
     return page.eval_on_selector_all(".segment", "cards => cards.map(c => [c.dataset.video, Number(c.dataset.start)])")
 
 
+def wait_segments(page, expected, timeout_ms=15000):
+    """The result cards once they show ``expected`` (the page may still show the previous
+    search's answer right after the summary changed); after ``timeout_ms``, whatever is shown,
+    for the caller's assertion to report."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "(want) => JSON.stringify([...document.querySelectorAll('.segment')]"
+            ".map(c => [c.dataset.video, Number(c.dataset.start)])) === want",
+            arg=json.dumps(expected, separators=(",", ":")), timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pass
+    return shown_segments(page)
+
+
 def api_segments(base, params):
     """(video_id, start_ms) of the API's first page for ``params``."""
     data = get_json(base, "/api/search?" + urllib.parse.urlencode(params, doseq=True))
@@ -116,7 +133,7 @@ def test_the_within_control_changes_the_results_as_the_api_does(newsroom, page, 
         page.wait_for_function("(s) => location.hash.includes('within=' + s + 's')", arg=seconds)
         search_done(page)
         expected, data = api_segments(base, {"q": "속보", "person": man, "within": f"{seconds}s"})
-        assert shown_segments(page) == expected, seconds
+        assert wait_segments(page, expected) == expected, seconds
         results[seconds] = data
     # the man leaves at 4 s, the caption comes at 8.3 s (read on the 9 s frame)
     assert results[3]["total_segments"] == 0 and results[10]["total_segments"] >= 1
@@ -132,10 +149,9 @@ def test_the_within_control_changes_the_results_as_the_api_does(newsroom, page, 
     # the state is in the URL: a reload shows the same controls and results
     page.reload()
     search_done(page)
-    page.wait_for_function("(n) => document.querySelectorAll('.segment').length === n",
-                           arg=len(results[10]["segments"]))  # the cards may follow the summary
     assert page.input_value("#within") == "10" and page.input_value("#person-filter") == man
-    assert shown_segments(page) == [[s["video_id"], s["start_ms"]] for s in results[10]["segments"]]
+    expected = [[s["video_id"], s["start_ms"]] for s in results[10]["segments"]]
+    assert wait_segments(page, expected) == expected
     zip_params = urllib.parse.parse_qs(page.get_attribute("#zip-link", "href").split("?", 1)[1])
     assert zip_params["within"] == ["10s"] and zip_params["person"] == [man] and zip_params["q"] == ["속보"]
 
@@ -151,7 +167,7 @@ def test_the_within_control_changes_the_results_as_the_api_does(newsroom, page, 
     page.wait_for_function("() => location.hash.includes('near_text=')")
     search_done(page)
     expected, data = api_segments(base, {"person": man, "near_text": "속보", "within": "10s"})
-    assert data["total_segments"] >= 1 and shown_segments(page) == expected
+    assert data["total_segments"] >= 1 and wait_segments(page, expected) == expected
     assert data["segments"][0]["near"][0]["relation"] == "after"
     assert "“속보”" in page.inner_text(".segment .near-list")
     page.click(".near-remove")
