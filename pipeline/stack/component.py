@@ -87,19 +87,16 @@ def run_function(args: argparse.Namespace) -> None:
     log = logging.getLogger("reko.stack.runner")
     mode = spec["mode"]
     if mode == "http":
-        import waitress
+        from .wire import serve_wsgi
+
+        def ready(port: int) -> None:
+            write_ready(args.ready, port=port)
+            log.info("%s serves the HTTP API on %s:%s", function.name, args.host, port)
 
         gateway = HttpApiGateway(function, account_id=spec.get("account_id", "123456789012"),
                                  site_headers=spec.get("site_headers"))
-        server = waitress.create_server(gateway,
-                                        host=args.host, port=args.port, threads=spec.get("threads", 4),
-                                        ident="reko-http-api", max_request_body_size=64 * 2**20)
-        write_ready(args.ready, port=server.effective_port)
-        log.info("%s serves the HTTP API on %s:%s", function.name, args.host, server.effective_port)
-        try:
-            server.run()
-        finally:
-            server.close()
+        serve_wsgi(gateway, host=args.host, port=args.port, threads=spec.get("threads", 4), ident="reko-http-api",
+                   on_ready=ready, max_request_body_size=64 * 2**20)
         return
     sqs = boto3.client("sqs")
     stop = threading.Event()

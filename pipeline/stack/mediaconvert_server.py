@@ -33,7 +33,7 @@ import uuid
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs, unquote
 
-from .wire import WireError, parse_body, serialize_body
+from .wire import WireError, parse_body, serialize_body, serve_wsgi
 
 log = logging.getLogger(__name__)
 
@@ -178,17 +178,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, s3: Any, events: Any | None
     changes are put with (on ``bus_name``); ``work_dir``: parent of the jobs' temp dirs.
     ``on_ready(port)`` is called once it listens. Blocks.
     """
-    import waitress
-
     from ..aws.local_mediaconvert import LocalMediaConvert, eventbridge_sender
 
     client = LocalMediaConvert(s3, eventbridge_sender(events, bus_name) if events is not None else None,
                                background=True, region=region, account_id=account_id, work_dir=work_dir)
-    server = waitress.create_server(MediaConvertEndpoint(client), host=host, port=port, threads=threads,
-                                    ident="reko-mediaconvert")
-    if on_ready is not None:
-        on_ready(server.effective_port)
-    try:
-        server.run()
-    finally:
-        server.close()
+    serve_wsgi(MediaConvertEndpoint(client), host=host, port=port, threads=threads, ident="reko-mediaconvert",
+               on_ready=on_ready)

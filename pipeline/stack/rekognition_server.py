@@ -51,7 +51,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .wire import JSON_11, WireError, check_constraints, error_body_json, parse_body, serialize_body, validation_message
+from .wire import (
+    JSON_11,
+    WireError,
+    check_constraints,
+    error_body_json,
+    parse_body,
+    serialize_body,
+    serve_wsgi,
+    validation_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +210,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, data_dir: str | Path = "rek
     Raises:
         OSError: the port cannot be bound.
     """
-    import waitress
-
     endpoint = RekognitionEndpoint(data_dir=data_dir)
     endpoint.preload(preload)
     # images are at most 5 MiB, ~7 MiB as base64: allow 5x that for the JSON around them
-    server = waitress.create_server(endpoint, host=host, port=port, threads=threads,
-                                    ident="reko-rekognition", max_request_body_size=40 * 2**20)
-    if on_ready is not None:
-        on_ready(server.effective_port)
-    try:
-        server.run()
-    finally:
-        server.close()
+    serve_wsgi(endpoint, host=host, port=port, threads=threads, ident="reko-rekognition", on_ready=on_ready,
+               max_request_body_size=40 * 2**20)

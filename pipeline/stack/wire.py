@@ -36,7 +36,7 @@ import datetime as dt
 import json
 import re
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 #: ``Content-Type`` of AWS JSON 1.1 requests and responses.
 JSON_11 = "application/x-amz-json-1.1"
@@ -54,6 +54,26 @@ class WireError(Exception):
 
 
 # -- decoding and encoding with botocore ------------------------------------------------------
+def serve_wsgi(app: Any, *, host: str, port: int, threads: int, ident: str,
+               on_ready: Callable[[int], None] | None = None, **options: Any) -> None:
+    """Serve the WSGI ``app`` with waitress on ``host:port`` (``0``: a free port) until
+    interrupted; ``on_ready(port)`` is called once it listens; ``options`` go to waitress
+    (e.g. ``max_request_body_size``). Blocks.
+
+    Raises:
+        OSError: the port cannot be bound.
+    """
+    import waitress
+
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident=ident, **options)
+    if on_ready is not None:
+        on_ready(server.effective_port)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
 def parse_body(shape: Any, body: bytes, protocol: str) -> dict[str, Any]:
     """The members of ``shape`` (an input shape) in a JSON request ``body``, decoded the way
     botocore's client decodes a response of that shape (``protocol`` ``json`` or ``rest-json``:
@@ -241,6 +261,18 @@ def validation_message(errors: list[str]) -> str:
     return f"{n} validation error{'s' if n != 1 else ''} detected: " + "; ".join(errors)
 
 
+def _length(value: Any, meta: dict[str, Any], where: str, errors: list[str], *, check_max: bool) -> None:
+    """Append the model's ``min``/``max`` length violations of ``value`` (a list, map, string
+    or blob) at ``where`` to ``errors``; ``check_max`` False skips ``max``."""
+    size = len(value)
+    if "min" in meta and size < meta["min"]:
+        errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
+                      f"Member must have length greater than or equal to {meta['min']}")
+    if check_max and "max" in meta and size > meta["max"]:
+        errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
+                      f"Member must have length less than or equal to {meta['max']}")
+
+
 def _value_text(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
@@ -262,13 +294,7 @@ def _constraints(shape: Any, value: Any, path: str, errors: list[str], skip: fro
                 _constraints(member, value[name], _join(path, name), errors, skip)
         return
     if kind in ("list", "map") and isinstance(value, (list, dict)):
-        size = len(value)
-        if "min" in meta and size < meta["min"]:
-            errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
-                          f"Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and size > meta["max"]:
-            errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
-                          f"Member must have length less than or equal to {meta['max']}")
+        _length(value, meta, where, errors, check_max=True)
         if kind == "list":
             for i, item in enumerate(value):
                 _constraints(shape.member, item, f"{where}.{i + 1}.member", errors, skip)
@@ -278,13 +304,7 @@ def _constraints(shape: Any, value: Any, path: str, errors: list[str], skip: fro
                 _constraints(shape.value, item, f"{where}.{key}.value", errors, skip)
         return
     if kind in ("string", "blob") and isinstance(value, (str, bytes, bytearray)):
-        size = len(value)
-        if "min" in meta and size < meta["min"]:
-            errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
-                          f"Member must have length greater than or equal to {meta['min']}")
-        if "max" in meta and size > meta["max"] and not (kind == "blob" and shape.name in skip):
-            errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
-                          f"Member must have length less than or equal to {meta['max']}")
+        _length(value, meta, where, errors, check_max=not (kind == "blob" and shape.name in skip))
         if kind == "string":
             if shape.enum and value not in shape.enum:
                 errors.append(f"Value '{_value_text(value)}' at '{where}' failed to satisfy constraint: "
