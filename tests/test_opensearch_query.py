@@ -175,6 +175,38 @@ def test_bucket_filters_cover_every_window_with_one_terms_clause():
     assert [len(f["terms"]["moment_buckets"]) for f in q.bucket_filters(many)] == [65_536, 77_000 - 65_536]
 
 
+def test_moment_windows_and_the_within_filter():
+    """Windows are computed on the server (Painless scripted_metric) and checked there; the
+    client merges them into sorted disjoint windows and sends them back as script params."""
+    from reko.pipeline.index.moments import merge_windows
+
+    body = q.near_windows_body({"match_all": {}}, 5000)
+    metric = body["aggs"]["windows"]["scripted_metric"]
+    assert body["size"] == 0 and metric["params"] == {"within_ms": 5000}
+    assert "for" not in metric["map_script"] and "while" not in metric["map_script"]  # no per-frame loop
+    merged = merge_windows([("v1", 9000, 12000), ("v2", 0, 10), ("v1", 0, 3000), ("v1", 3000, 4000), ("v1", 2000, 2500)])
+    assert merged == {"v1": [(0, 4000), (9000, 12000)], "v2": [(0, 10)]}
+    f = q.within_filter(merged)
+    assert f["script"]["script"]["params"] == {"windows": {"v1": [0, 4000, 9000, 12000], "v2": [0, 10]}}
+
+
+def test_moment_query_without_painless_says_what_is_missing(monkeypatch):
+    from reko.errors import IndexBackendError
+    from reko.pipeline.index.base import NearClause
+    from reko.pipeline.index.opensearch import OpenSearchIndex
+
+    index = OpenSearchIndex("http://127.0.0.1:1", index_name="reko-no-painless")
+    monkeypatch.setattr(index, "ensure_index", lambda: None)
+
+    def msearch(bodies):
+        raise IndexBackendError("the search index (OpenSearch) failed to search", detail=(
+            "x: RuntimeError: {'type': 'illegal_argument_exception', 'reason': 'script_lang not supported [painless]'}"))
+
+    monkeypatch.setattr(index, "_msearch", msearch)
+    with pytest.raises(IndexBackendError, match="lang-painless"):
+        index.search(SearchQuery("국회", near=(NearClause(person_ids=("p1",)),), within_ms=5000))
+
+
 def test_first_spans_stop_early_and_read_doc_values():
     body = q.first_spans_body({"match_all": {}}, 500)
     assert body["sort"] == ["_doc"] and body["size"] == 500 and body["track_total_hits"] is False

@@ -10,8 +10,12 @@
 #   * org.opensearch.plugin:analysis-common:<VERSION> (jar) — installed as the module
 #     modules/analysis-common (the full distribution ships it): the `cjk` analyzer, the `ngram`
 #     tokenizer and the `lowercase`/`cjk_width` filters reko's mapping uses. It is published
-#     as a bare jar, so this script writes its plugin-descriptor.properties. Its optional
-#     Painless extension (scripted token filters) is not loaded, since lang-painless is absent.
+#     as a bare jar, so this script writes its plugin-descriptor.properties.
+#   * org.opensearch.plugin:lang-painless:<VERSION> and the jars its module holds in the full
+#     distribution (antlr4-runtime, asm*, opensearch-scripting-painless-spi), installed as
+#     modules/lang-painless with the descriptor and the security policy the full distribution
+#     ships: moment queries (issue 15) join on the server with Painless scripts, as they do on
+#     Amazon OpenSearch Service.
 #
 # VERSION is pinned: the newest 2.x on Maven Central when this was written (checked with
 # `mvn versions:display-dependency-updates`: 2.0.0 … 2.19.1, 2.19.6, then 3.x, which needs Java 21).
@@ -25,7 +29,8 @@ ANALYSIS=org.opensearch.plugin:analysis-common:${VERSION}:jar
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 HOME_DIR=$CACHE/opensearch-$VERSION
 
-if [[ -f $HOME_DIR/.reko-installed ]]; then
+MARKER=$HOME_DIR/.reko-installed-2  # -2: lang-painless added (an older install lacks it)
+if [[ -f $MARKER ]]; then
   echo "$HOME_DIR"
   exit 0
 fi
@@ -36,15 +41,24 @@ mkdir -p "$CACHE/downloads"
 # dependency:copy needs a project; an empty one in a temp dir keeps the caller's tree clean.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat >"$work/pom.xml" <<'POM'
+cat >"$work/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>reko</groupId><artifactId>fetch-opensearch</artifactId><version>1</version></project>
+  <groupId>reko</groupId><artifactId>fetch-opensearch</artifactId><version>1</version>
+  <dependencies><dependency><groupId>org.opensearch.plugin</groupId><artifactId>lang-painless</artifactId>
+    <version>$VERSION</version></dependency></dependencies></project>
 POM
 for artifact in "$DIST" "$ANALYSIS"; do
   echo "fetch.sh: mvn dependency:copy $artifact" >&2
   (cd "$work" && mvn -q -B -Dstyle.color=never "$DEP_PLUGIN:copy" -Dartifact="$artifact" \
       -DoutputDirectory="$CACHE/downloads" -Dmdep.overWriteReleases=false) >&2
 done
+
+# lang-painless and the jars of its module (the rest of its dependencies are the server's own)
+PAINLESS_JARS=lang-painless,opensearch-scripting-painless-spi,antlr4-runtime,asm,asm-analysis,asm-commons,asm-tree,asm-util
+echo "fetch.sh: mvn dependency:copy-dependencies ($PAINLESS_JARS)" >&2
+rm -rf "$CACHE/downloads/lang-painless"
+(cd "$work" && mvn -q -B -Dstyle.color=never "$DEP_PLUGIN:copy-dependencies" -DincludeArtifactIds="$PAINLESS_JARS" \
+    -DoutputDirectory="$CACHE/downloads/lang-painless") >&2
 
 rm -rf "$HOME_DIR"
 unzip -q -o "$CACHE/downloads/opensearch-$VERSION.zip" -d "$CACHE"
@@ -62,6 +76,28 @@ custom.foldername=
 extended.plugins=
 has.native.controller=false
 PROPS
-touch "$HOME_DIR/.reko-installed"
+painless=$HOME_DIR/modules/lang-painless
+mkdir -p "$painless"
+cp "$CACHE/downloads/lang-painless/"*.jar "$painless/"
+cat >"$painless/plugin-descriptor.properties" <<PROPS
+description=An easy, safe and fast scripting language for OpenSearch (from Maven Central, installed by reko fetch.sh)
+version=$VERSION
+name=lang-painless
+classname=org.opensearch.painless.PainlessPlugin
+java.version=11
+opensearch.version=$VERSION
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+PROPS
+# the policy of modules/lang-painless in the full distribution: Painless compiles scripts to
+# classes in their own class loader
+cat >"$painless/plugin-security.policy" <<'POLICY'
+grant {
+  permission java.lang.RuntimePermission "createClassLoader";
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+POLICY
+touch "$MARKER"
 echo "fetch.sh: installed OpenSearch $VERSION in $HOME_DIR" >&2
 echo "$HOME_DIR"

@@ -54,14 +54,20 @@ def windows(spans: Iterable[Span], within_ms: int) -> Windows:
     """Per video, the spans widened by ``within_ms`` on both sides (``[start - N, end + N]``,
     clamped at 0) and merged where they overlap or touch: a frame is within ``within_ms`` of
     one of ``spans`` exactly when its span intersects one of these windows."""
+    return merge_windows((s.video_id, max(0, s.start_ms - within_ms), s.end_ms + within_ms) for s in spans)
+
+
+def merge_windows(intervals: Iterable[tuple[str, int, int]]) -> Windows:
+    """``(video_id, lo_ms, hi_ms)`` closed intervals, in any order and overlapping, as
+    :data:`Windows`: per video sorted and merged where they overlap or touch (disjoint)."""
     by_video: dict[str, list[tuple[int, int]]] = {}
-    for s in spans:
-        by_video.setdefault(s.video_id, []).append((max(0, s.start_ms - within_ms), s.end_ms + within_ms))
+    for video_id, lo, hi in intervals:
+        by_video.setdefault(video_id, []).append((lo, hi))
     out: Windows = {}
-    for video_id, intervals in by_video.items():
-        intervals.sort()
-        merged = [list(intervals[0])]
-        for lo, hi in intervals[1:]:
+    for video_id, items in by_video.items():
+        items.sort()
+        merged = [list(items[0])]
+        for lo, hi in items[1:]:
             if lo <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], hi)
             else:

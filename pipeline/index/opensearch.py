@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from opensearchpy import OpenSearch, RequestsHttpConnection
@@ -30,7 +30,7 @@ from opensearchpy.exceptions import NotFoundError, OpenSearchException, Transpor
 
 from ...errors import IndexBackendError
 from .base import DEFAULT_INDEX_NAME, FrameHit, IndexBackend, SearchQuery, SearchResult, Span
-from .moments import Windows, find_moments
+from .moments import join, merge_windows, windows
 from .opensearch_bulk import (
     BATCH_DOCS,
     BULK_ATTEMPTS,
@@ -50,10 +50,12 @@ from .opensearch_query import (
     first_spans_body,
     hits_body,
     max_span_body,
+    near_windows_body,
     restrict,
     scan_body,
     spans_body,
     window_filters,
+    within_filter,
 )
 from .opensearch_schema import (
     DERIVED_FIELDS,
@@ -474,22 +476,11 @@ class OpenSearchIndex(IndexBackend):
         return responses
 
     def _search_moments(self, query: SearchQuery) -> SearchResult:
-        """A moment query: :func:`.moments.find_moments` over this index (capped counts and
-        the longest span in one ``_msearch``; doc-value-only span scans of the driver, then of
-        each other clause inside the windows, window filters split under the clause limit and
-        sent together), then the qualifying anchors' documents by ``ids`` with the anchor
-        query's scores, order and facets."""
-        source = _OpenSearchMoments(self)
-        found = find_moments(query, source)
-        if not found:
-            return SearchResult(hits=[], total_frames=0, facets={name: {} for name in FACET_FIELDS})
-        ids = [f"{video_id}:{frame_ms}" for video_id, frame_ms in found]
-        chunks = [{"ids": {"values": ids[i:i + 65_536]}} for i in range(0, len(ids), 65_536)]
-        only = chunks[0] if len(chunks) == 1 else {"bool": {"should": chunks, "minimum_should_match": 1}}
-        result = self._result(restrict(build_query(query.anchor()), only), query.limit_frames, total=len(found))
-        for hit in result.hits:
-            hit.near = found[(hit.doc["video_id"], int(hit.doc["frame_ms"]))]
-        return result
+        """A moment query, joined on the server (see :class:`_Moments`): one ``_msearch`` for
+        every near clause's windows, the anchor query restricted to them (hits, exact total
+        and facets as for a plain query: one ``_msearch``), then the returned hits'
+        witnesses."""
+        return _Moments(self, query).search()
 
     def facet_counts(self) -> dict[str, dict[str, int]]:
         """Facets over the whole index (``label_names``, ``person_ids``: value → frames)."""
@@ -537,77 +528,111 @@ class OpenSearchIndex(IndexBackend):
             self._ready = False
 
 
-class _OpenSearchMoments:
-    """:class:`.moments.MomentSource` over an :class:`OpenSearchIndex`, for one query.
+class _Moments:
+    """One moment query (semantics: :mod:`.base`) over an :class:`OpenSearchIndex`. First, in
+    one round trip, the anchor's capped count and its first :data:`SMALL_ANCHOR` spans; then
 
-    :meth:`clause_counts` sends, in one ``_msearch``, every clause's capped count and its first
-    :data:`SMALL_CLAUSE_SPANS` spans (index order: collection stops early however many
-    match), and on an index without ``moment_buckets`` the longest span; a clause with no
-    more matches than that is then known completely, and its spans (also inside windows)
-    cost no further request. A moment query of two small signals is thus two round trips:
-    this one and the final hits. Larger clauses cost one span read each (the driver in full,
-    the others inside the windows: one ``terms`` on ``moment_buckets``). Measured at 1M
-    documents, transferring and parsing those spans (≈ 10 ms per 1,000) is what a moment
-    query costs beyond a same-frame one."""
+    * a **small anchor** (at most :data:`SMALL_ANCHOR` frames, all known now) is joined here:
+      each near clause's frames inside the windows around the anchors (``moment_buckets``
+      terms, or ``start_ms`` ranges on an older index), :func:`.moments.join`, then the
+      qualifying frames' documents by ``ids`` with the anchor's scores and facets;
+    * a **large anchor** is joined on the server, so that no large clause's frames leave it:
+      1. **windows**: per near clause, every matching frame's span widened by ``within_ms``
+         (:func:`.opensearch_query.near_windows_body`, a Painless ``scripted_metric``; merged
+         here by :func:`.moments.merge_windows`). A frame is within ``within_ms`` of a clause's
+         frame exactly when its span meets one of the clause's windows;
+      2. **hits**: the anchor query restricted by one :func:`.opensearch_query.within_filter`
+         per clause: hits, exact total and facets in one ``_msearch`` as for a plain query
+         (:meth:`OpenSearchIndex._result`), the anchor's scores unchanged (filter context);
+      3. **witnesses** of the returned hits only, read and joined as for a small anchor.
 
-    #: spans fetched with the counts; clauses with at most this many matches need no other read
-    SMALL_CLAUSE_SPANS = 500
+    The client-side join of every clause this replaced transferred every matching frame's span
+    (≈ 10 ms per 1,000 frames): measured with ``benchmarks/search.py`` at 1M documents, its p95
+    was 263 ms against 93 ms now (p99 2,094 vs 150 ms). Needs Painless (the
+    ``lang-painless`` module of every OpenSearch distribution and of Amazon OpenSearch
+    Service; ``infra/opensearch/fetch.sh`` installs it into the test distribution)."""
 
-    def __init__(self, index: OpenSearchIndex):
+    #: anchors of at most this many frames are joined on the client (read with the count)
+    SMALL_ANCHOR = 500
+
+    def __init__(self, index: OpenSearchIndex, query: SearchQuery):
         self.index = index
-        self._max_span: int | None = None
-        self._complete: dict[SearchQuery, list[Span]] = {}
+        self.query = query
+        self.clauses = [query.clause(i) for i in range(len(query.near))]
 
-    def clause_counts(self, clauses: Sequence[SearchQuery], cap: int) -> list[int]:
-        buckets = self.index.has_moment_buckets()
-        bodies = [] if buckets else [max_span_body()]  # the range path needs the longest span
-        for clause in clauses:
-            bodies += [count_body(build_query(clause), cap), first_spans_body(build_query(clause), self.SMALL_CLAUSE_SPANS)]
-        responses = self.index._msearch(bodies)
-        if not buckets:
-            self._max_span = int(responses[0]["aggregations"]["max_span"]["value"] or 0)
-            responses = responses[1:]
-        counts = []
-        for i, clause in enumerate(clauses):
-            counted, page = responses[2 * i], responses[2 * i + 1]
-            count = int(counted["hits"]["total"]["value"])
-            counts.append(count)
-            if count <= self.SMALL_CLAUSE_SPANS and counted["hits"]["total"]["relation"] == "eq":
-                self._complete[clause] = [
-                    Span(h["fields"]["video_id"][0], int(h["fields"]["frame_ms"][0]), int(h["fields"]["start_ms"][0]),
-                         int(h["fields"]["end_ms"][0])) for h in page.get("hits", {}).get("hits", [])]
-        return counts
+    def search(self) -> SearchResult:
+        """The :class:`SearchResult` of the moment query (hits with :attr:`FrameHit.near`)."""
+        within = self.query.window_ms
+        anchor = build_query(self.query.anchor())
+        counted, page = self._send([count_body(anchor, self.SMALL_ANCHOR), first_spans_body(anchor, self.SMALL_ANCHOR)])
+        total = counted["hits"]["total"]
+        if total["value"] == 0 and total["relation"] == "eq":
+            return self._empty()
+        if total["relation"] == "eq" and total["value"] <= self.SMALL_ANCHOR:
+            spans = [Span(f["video_id"][0], int(f["frame_ms"][0]), int(f["start_ms"][0]), int(f["end_ms"][0]))
+                     for f in (h["fields"] for h in page["hits"]["hits"])]
+            found = join(spans, self._spans_near(spans, within), within)
+            if not found:
+                return self._empty()
+            ids = {"ids": {"values": [f"{video_id}:{frame_ms}" for video_id, frame_ms in found]}}
+            result = self.index._result(restrict(anchor, ids), self.query.limit_frames, total=len(found))
+        else:
+            filters = []
+            for response in self._send([near_windows_body(build_query(c), within) for c in self.clauses]):
+                flat = [x for state in response["aggregations"]["windows"]["value"] for x in state]
+                windows_found = merge_windows(zip(flat[0::3], flat[1::3], flat[2::3]))
+                if not windows_found:
+                    return self._empty()
+                filters.append(within_filter(windows_found))
+            result = self.index._result(restrict(anchor, *filters), self.query.limit_frames)
+            hits = [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
+                    for h in result.hits]
+            found = join(hits, self._spans_near(hits, within), within)
+        kept = []
+        for hit in result.hits:
+            near = found.get((hit.doc["video_id"], int(hit.doc["frame_ms"])))
+            if near is not None:  # None only if the index changed between the round trips
+                hit.near = near
+                kept.append(hit)
+        result.hits = kept
+        return result
 
     @staticmethod
-    def _spans(hits: list[dict[str, Any]]) -> list[Span]:
-        out = []
-        for h in hits:
-            video_id, frame_ms, start_ms, end_ms = h["sort"]
-            out.append(Span(video_id, int(frame_ms), int(start_ms), int(end_ms)))
-        return out
+    def _empty() -> SearchResult:
+        return SearchResult(hits=[], total_frames=0, facets={name: {} for name in FACET_FIELDS})
 
-    def clause_spans(self, clause: SearchQuery, within: Windows | None) -> list[Span]:
-        known = self._complete.get(clause)
-        if known is not None:  # all of them: more than the windows' is harmless (join measures)
-            return known
-        base = build_query(clause)
-        if within is None:
-            queries = [base]
-        elif self.index.has_moment_buckets():
-            queries = [restrict(base, f) for f in bucket_filters(within)]
+    def _send(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        try:
+            return self.index._msearch(bodies)
+        except IndexBackendError as exc:
+            if "script_lang not supported" in (exc.detail or ""):
+                raise IndexBackendError(
+                    "the search index (OpenSearch) cannot run moment queries: it lacks the "
+                    "lang-painless module (every OpenSearch distribution and Amazon OpenSearch "
+                    "Service have it; bash infra/opensearch/fetch.sh installs it)", detail=exc.detail) from None
+            raise
+
+    def _spans_near(self, anchors: list[Span], within_ms: int) -> list[list[Span]]:
+        """Per near clause, the spans of its frames within ``within_ms`` of ``anchors`` (and
+        maybe a few more: :func:`.moments.join` measures exactly), every clause's pages in the
+        same ``_msearch`` round trips (``search_after`` on :data:`SPAN_SORT`)."""
+        if not anchors:
+            return [[] for _ in self.clauses]
+        around = windows(anchors, within_ms)
+        if self.index.has_moment_buckets():
+            restriction = bucket_filters(around)
         else:
-            if self._max_span is None:
-                self._max_span = int(self.index._msearch([max_span_body()])[0]["aggregations"]["max_span"]["value"] or 0)
-            queries = [restrict(base, f) for f in window_filters(within, self._max_span)]
-        spans: list[Span] = []
-        pending = [(q, None) for q in queries]
+            max_span = int(self._send([max_span_body()])[0]["aggregations"]["max_span"]["value"] or 0)
+            restriction = window_filters(around, max_span)
+        out: list[list[Span]] = [[] for _ in self.clauses]
+        pending = [(i, restrict(build_query(c), f), None) for i, c in enumerate(self.clauses) for f in restriction]
         while pending:
-            responses = self.index._msearch([spans_body(q, PAGE_SIZE, after) for q, after in pending])
+            responses = self._send([spans_body(q, PAGE_SIZE, after) for _, q, after in pending])
             more = []
-            for (q, _), response in zip(pending, responses):
+            for (i, q, _), response in zip(pending, responses):
                 hits = response.get("hits", {}).get("hits", [])
-                spans += self._spans(hits)
+                out[i] += [Span(v, int(f), int(s), int(e)) for v, f, s, e in (h["sort"] for h in hits)]
                 if len(hits) == PAGE_SIZE:
-                    more.append((q, hits[-1]["sort"]))
+                    more.append((i, q, hits[-1]["sort"]))
             pending = more
-        return spans
+        return out
