@@ -570,7 +570,7 @@ class _Moments:
             return self._empty()
         if total["relation"] == "eq" and total["value"] <= self.SMALL_ANCHOR:
             spans = [Span(f["video_id"][0], int(f["frame_ms"][0]), int(f["start_ms"][0]), int(f["end_ms"][0]))
-                     for f in (h["fields"] for h in page["hits"]["hits"])]
+                     for f in (h["fields"] for h in page.get("hits", {}).get("hits", []))]
             found = join(spans, self._spans_near(spans, within), within)
             if not found:
                 return self._empty()
