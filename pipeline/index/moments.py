@@ -28,6 +28,8 @@ import math
 import re
 from typing import Iterable, Protocol, Sequence
 
+import numpy as np
+
 from .base import SearchQuery, Span
 
 #: clause counts are capped at this (the driver only needs to be *a* small clause)
@@ -59,20 +61,32 @@ def windows(spans: Iterable[Span], within_ms: int) -> Windows:
 
 def merge_windows(intervals: Iterable[tuple[str, int, int]]) -> Windows:
     """``(video_id, lo_ms, hi_ms)`` closed intervals, in any order and overlapping, as
-    :data:`Windows`: per video sorted and merged where they overlap or touch (disjoint)."""
-    by_video: dict[str, list[tuple[int, int]]] = {}
+    :data:`Windows`: per video sorted and merged where they overlap or touch (disjoint).
+    Vectorised (numpy): an OpenSearch clause's windows come back by the ten thousand."""
+    codes: dict[str, int] = {}
+    videos: list[int] = []
+    bounds: list[int] = []
     for video_id, lo, hi in intervals:
-        by_video.setdefault(video_id, []).append((lo, hi))
+        videos.append(codes.setdefault(video_id, len(codes)))
+        bounds += (lo, hi)
+    if not videos:
+        return {}
+    group = np.asarray(videos, dtype=np.int64)
+    pairs = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0], group))
+    group, lo, hi = group[order], pairs[order, 0], pairs[order, 1]
+    # the running end within each video: offset each video above every end before it, so the
+    # running maximum never carries over from the previous video
+    offset = group * (int(hi.max()) + 1)
+    reach = np.maximum.accumulate(hi + offset) - offset
+    starts = np.ones(len(group), dtype=bool)
+    starts[1:] = (group[1:] != group[:-1]) | (lo[1:] > reach[:-1])
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:] - 1, len(group) - 1)
+    names = list(codes)
     out: Windows = {}
-    for video_id, items in by_video.items():
-        items.sort()
-        merged = [list(items[0])]
-        for lo, hi in items[1:]:
-            if lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        out[video_id] = [(lo, hi) for lo, hi in merged]
+    for g, w_lo, w_hi in zip(group[first].tolist(), lo[first].tolist(), reach[last].tolist()):
+        out.setdefault(names[g], []).append((w_lo, w_hi))
     return out
 
 

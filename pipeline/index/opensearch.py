@@ -412,20 +412,26 @@ class OpenSearchIndex(IndexBackend):
             return self._search_moments(query)
         return self._result(build_query(query), query.limit_frames)
 
-    def _result(self, clause: dict[str, Any], limit: int, total: int | None = None) -> SearchResult:
+    def _result(self, clause: dict[str, Any], limit: int, total: int | None = None,
+                together: bool = False) -> SearchResult:
         """Hits (at most ``limit``, best first), the exact total (unless given) and the facets
-        of the frames matching ``clause``: one ``_msearch`` (see :meth:`search`)."""
+        of the frames matching ``clause``: one ``_msearch`` (see :meth:`search`). With
+        ``together``, the first page, the total and the facets are one search instead of two:
+        for a clause whose every match costs a script (moment queries), evaluated once, and its
+        parameters sent and parsed once."""
         first_page = hits_body(clause, min(limit, PAGE_SIZE))
+        if together:
+            lines = [{"index": self.alias}, {**first_page, "track_total_hits": True, "aggs": facet_aggs()}]
+        else:
+            lines = [{"index": self.alias}, first_page, {"index": self.alias, "request_cache": True}, facets_body(clause)]
         try:
-            responses = self.client.msearch(body=[
-                {"index": self.alias}, first_page,
-                {"index": self.alias, "request_cache": True}, facets_body(clause)])["responses"]
+            responses = self.client.msearch(body=lines)["responses"]
         except OpenSearchException as exc:
             raise self._fail("search", exc) from None
         for response in responses:
             if "error" in response:
                 raise self._fail("search", RuntimeError(response["error"]))
-        found, counted = responses
+        found, counted = responses if len(responses) == 2 else (responses[0], responses[0])
         raw = found["hits"]["hits"]
         while len(raw) < limit and len(raw) % PAGE_SIZE == 0 and raw:
             more = self._search({**first_page, "search_after": raw[-1]["sort"],
@@ -547,8 +553,8 @@ class _Moments:
       3. **witnesses** of the returned hits only, read and joined as for a small anchor.
 
     The client-side join of every clause this replaced transferred every matching frame's span
-    (≈ 10 ms per 1,000 frames): measured with ``benchmarks/search.py`` at 1M documents, its p95
-    was 263 ms against 93 ms now (p99 2,094 vs 150 ms). Needs Painless (the
+    (≈ 10 ms per 1,000 frames): measured with ``benchmarks/search.py`` at 1M documents (limit
+    100), p50/p95/p99 28/263/2,094 ms then, 11–13/74–80/94–103 ms now. Needs Painless (the
     ``lang-painless`` module of every OpenSearch distribution and of Amazon OpenSearch
     Service; ``infra/opensearch/fetch.sh`` installs it into the test distribution)."""
 
@@ -584,7 +590,7 @@ class _Moments:
                 if not windows_found:
                     return self._empty()
                 filters.append(within_filter(windows_found))
-            result = self.index._result(restrict(anchor, *filters), self.query.limit_frames)
+            result = self.index._result(restrict(anchor, *filters), self.query.limit_frames, together=True)
             hits = [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
                     for h in result.hits]
             found = join(hits, self._spans_near(hits, within), within)
