@@ -84,8 +84,9 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
                   text_bands: Sequence[dict[str, float]] | None = None) -> dict[str, Any]:
     """Analyse one frame (JPEG bytes) with the requested ``features``. ``text_bands``
     (``BoundingBox`` ratios) limits text to those regions (DetectText ``RegionsOfInterest``:
-    the planner's changed bands; the lines elsewhere carry over, see
-    :func:`reko.pipeline.planner.merge_carried`).
+    the planner's changed bands or the bands where its text finder saw text, see
+    :func:`reko.pipeline.planner.merge_carried`); an empty ``text_bands`` means no region
+    holds text: no DetectText call, no lines.
 
     Returns document fields (``text``, ``text_lines`` …), ``face_records`` (IndexFaces
     ``FaceRecords``, assigned to persons by the ingest process), ``analysis_ms`` (ms per
@@ -108,7 +109,9 @@ def analyse_frame(jpeg: bytes, video_id: str, frame_ms: int, features: Iterable[
         finally:
             fields["analysis_ms"][op] = (time.perf_counter() - started) * 1000
 
-    if "text" in features:
+    if "text" in features and text_bands is not None and not text_bands:
+        fields.update(text_fields({"TextDetections": []}))
+    elif "text" in features:
         extra = ({"Filters": {"RegionsOfInterest": [{"BoundingBox": dict(b)} for b in text_bands]}}
                  if text_bands else {})
         fields.update(text_fields(timed("detect_text", lambda: client.detect_text(Image=image, **extra))))

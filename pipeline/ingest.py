@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from ..errors import AnalyzerError, IngestCancelled, IngestInterrupted, MediaError, RekoError
 from ..settings import Settings
-from .analyze import analyse_frame, init_worker, ready
+from .analyze import analyse_frame, init_worker, ready, text_fields
 from .catalog import VideoCatalog
 from .documents import Face, FrameDocument, empty_document, frame_document
 from .index import IndexBackend
@@ -161,6 +161,7 @@ class Ingestor:
         self.features = list(settings.feature_list)
         self._pool: ProcessPoolExecutor | None = None
         self._tracker_detector: Any = None
+        self._text_detector: Any = None  # the planner's text finder (local engine), made on first use
         #: plan every analysis on every kept frame (the rule before issue 14; benchmarks only)
         self.plan_every_frame = False
 
@@ -186,6 +187,7 @@ class Ingestor:
         if self._tracker_detector is not None:
             self._tracker_detector.close()
             self._tracker_detector = None
+        self._text_detector = None  # an onnxruntime session: freed with the object
 
     def ingest(self, path: str | Path, filename: str | None = None,
                should_stop: Callable[[], bool] | None = None) -> IngestReport:
@@ -276,6 +278,7 @@ class Ingestor:
         self._executor().submit(ready)  # workers start loading engines while sampling starts
         planner = AnalysisPlanner(self.features, settings.dedup_threshold_cells,
                                   face_tracker=None if self.plan_every_frame else self._face_tracker(),
+                                  text_finder=None if self.plan_every_frame else self._text_finder(),
                                   every_frame=self.plan_every_frame)
         carry = self._load_carry(video_id, checkpoint_ms)
         stored_carry: list[str] = []
@@ -330,15 +333,17 @@ class Ingestor:
                 kept.frame_uri = self.storage.put_frame(
                     video_id, frame.pts_ms, encode_jpeg(frame.image, 80, THUMBNAIL_MAX_SIDE_PX))
                 analyses = tuple(f for f in plan.analyses if f in self.features)
-                if analyses:
+                no_text = plan.text_bands == ()  # the text finder saw none: nothing to read
+                if [a for a in analyses if not (a == "text" and no_text)]:
                     kept.future = self._executor().submit(
                         analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
                         frame.pts_ms, analyses, settings.face_collection, None, plan.text_bands)
-                else:  # everything carries over (or comes from the tracker): no worker call
+                else:  # everything carries over (or comes from the tracker or the text finder)
                     kept.future = Future()
-                    kept.future.set_result({})
+                    kept.future.set_result(text_fields({"TextDetections": []}) if "text" in analyses else {})
                 for analysis in analyses:
-                    report.analyses_run[analysis] = report.analyses_run.get(analysis, 0) + 1
+                    if not (analysis == "text" and no_text):  # analyses run: DetectText calls
+                        report.analyses_run[analysis] = report.analyses_run.get(analysis, 0) + 1
                 report.frames_analysed += 1
             pending.append(kept)
             drain(block=False)
@@ -369,6 +374,21 @@ class Ingestor:
         # a face both detectors doubt (a cartoon, a blurred passer-by) is not worth one
         return FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)],
                            min_confidence=self.settings.face_min_confidence)
+
+    def _text_finder(self) -> Any:
+        """The planner's text finder (``image → [(left, top, right, bottom) px]``): rapidocr's
+        detector at 480 px in this process (:mod:`.analysis.text_boxes`), with the local engine
+        and text on; None otherwise (text is then read on every kept frame of a moving shot)."""
+        if "text" not in self.features or self.settings.analyzer != "local":
+            return None
+        if self._text_detector is None:
+            from .analysis.text_boxes import TextBoxDetector
+
+            try:
+                self._text_detector = TextBoxDetector().load()
+            except AnalyzerError:
+                return None
+        return self._text_detector.find
 
     def _load_carry(self, video_id: str, checkpoint_ms: int) -> CarryState:
         """The carry state stored with checkpoint ``checkpoint_ms`` (empty for a new ingest, or

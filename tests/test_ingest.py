@@ -44,6 +44,20 @@ def test_every_caption_is_found_at_its_true_time_and_nowhere_else(ingested_demo,
         assert abs(seg.end_ms - caption.end_ms) <= TOLERANCE_MS, (seg, caption)
 
 
+def test_moving_frames_without_text_are_documented_but_not_read(ingested_demo):
+    """The planner's text finder (local engine) saw no text on some kept frames of the moving
+    shots: no DetectText ran there, and their documents say text was looked at on that frame
+    and holds nothing (every caption is still found: the tests above)."""
+    settings, report = ingested_demo
+    docs = open_index(settings.resolved_index_url).frames(report.video_id)
+    empty = [d for d in docs if d["analysed_ms"].get("text") == d["frame_ms"] and not d["text"]]
+    assert empty, [(d["frame_ms"], d["text"]) for d in docs]
+    assert report.analyses_run["text"] < len(docs)  # some kept frame was not read
+    for doc in empty:
+        caption = [c for c in samples.DEMO_CAPTIONS if c.start_ms + 500 <= doc["frame_ms"] <= c.end_ms - 500]
+        assert not caption, (doc["frame_ms"], caption)  # never a frame in the middle of a caption
+
+
 @pytest.mark.parametrize("substring,caption_index", [("교통", 2), ("인터뷰", 3), ("자전거", 0), ("KX7", 4)])
 def test_substrings_find_their_caption(ingested_demo, substring, caption_index):
     settings, _ = ingested_demo

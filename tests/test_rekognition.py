@@ -209,6 +209,16 @@ def test_every_request_for_a_real_frame_fits_the_service_model(stubbed, frame_jp
     assert analyzer.retries == {}
 
 
+def test_no_text_region_means_no_detect_text_call(stubbed, frame_jpeg):
+    """The planner's text finder saw no text (``text_bands=()``): DetectText is not called (the
+    Stubber fails on any unexpected request) and the frame has no lines; the rest runs."""
+    analyzer, stubber = stubbed
+    stubber.add_response("detect_labels", LABELS_RESPONSE, {"Image": {"Bytes": frame_jpeg}, "MinConfidence": 55.0})
+    fields = analyse_frame(frame_jpeg, VIDEO_ID, 3000, ("text", "labels"), COLLECTION, client=analyzer, text_bands=())
+    stubber.assert_no_pending_responses()
+    assert fields["text"] == "" and fields["text_lines"] == [] and fields["detected_labels"]
+
+
 def test_throttling_twice_then_success_loses_no_frame_and_backs_off(stubbed, clock, frame_jpeg):
     analyzer, stubber = stubbed
     stubber.add_client_error("detect_text", "ThrottlingException", "Rate exceeded", 400)
