@@ -211,8 +211,8 @@ def main() -> None:
     print(f"  {'total':24s} {sum(calls.values()):4d} of {sum(naive.values()):4d} naive "
           f"({100 * sum(calls.values()) / sum(naive.values()):.1f} %; target <= 15 %)")
     local = runs["all analyses, planner, warm"][1].analyses_run
-    print(f"  local engine (tracker: embeddings only for new tracks): {local} "
-          f"= {100 * sum(local.values()) / sum(naive.values()):.1f} % of naive")
+    print(f"  local engine (face tracker: embeddings only for new tracks; text finder: moving frames "
+          f"read only where it sees text): {local} = {100 * sum(local.values()) / sum(naive.values()):.1f} % of naive")
     if not args.skip_persons:
         persons_benchmark(workdir, args.workers)
 
