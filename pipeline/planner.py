@@ -31,7 +31,8 @@ Decisions, frame by frame (RGB uint8 H×W×3 in, :class:`PlannedFrame` or None o
      moving shot (or whose changed bands cover more than :data:`TEXT_BANDS_MAX_HEIGHT` of
      the height) is read only in the bands where the finder sees text, nothing carried, and
      a frame where it sees none is not read at all (``text_bands == ()``: no lines, analysed
-     on this frame). Shot starts are always read whole.
+     on this frame); in a still shot a changed band meeting text grows to hold that text
+     whole (:func:`widen_bands`). Shot starts are always read whole.
    * ``labels``, ``moderation`` — once per shot, and again within a shot when at least
      :data:`REFRESH_FRACTION` of the cells changed since the frame they ran on and
      :data:`REFRESH_MIN_MS` have passed.
@@ -344,13 +345,16 @@ class AnalysisPlanner:
             mask = changed_mask(current, text_ref[1])
             if mask.mean() <= TEXT_BAND_MAX_FRACTION:
                 text_bands, text_source = bands(mask), text_ref[0]
-            if self._text_finder is not None and (text_bands is None or sum(
-                    b["Height"] for b in text_bands) > TEXT_BANDS_MAX_HEIGHT):
-                # motion in most rows: read only where the finder sees text, carry nothing
-                text_bands, text_source = text_box_bands(self._text_finder(image), *image.shape[:2]), None
-                self.text_found_none += not text_bands
-                if sum(b["Height"] for b in text_bands) > TEXT_BANDS_MAX_HEIGHT:
-                    text_bands = None  # text over much of the frame: read it whole
+            if self._text_finder is not None:
+                found = text_box_bands(self._text_finder(image), *image.shape[:2])
+                if text_bands is None or sum(b["Height"] for b in text_bands) > TEXT_BANDS_MAX_HEIGHT:
+                    # motion in most rows: read only where the finder sees text, carry nothing
+                    text_bands, text_source = found, None
+                    self.text_found_none += not found
+                    if sum(b["Height"] for b in found) > TEXT_BANDS_MAX_HEIGHT:
+                        text_bands = None  # text over much of the frame: read it whole
+                else:  # a still shot: a changed band meeting text grows to hold the text whole
+                    text_bands = widen_bands(text_bands, found)
         for analysis in self.features:
             ref = self._refs.get(analysis)
             if analysis == "faces" and self._tracker is not None:
@@ -429,6 +433,31 @@ def text_box_bands(boxes: Sequence[Sequence[float]], height: int, width: int) ->
         else:
             spans.append([top, bottom])
     return tuple({"Width": 1.0, "Height": (b - t) / height, "Left": 0.0, "Top": t / height} for t, b in spans)
+
+
+def widen_bands(changed: Sequence[dict[str, float]], text: Sequence[dict[str, float]]) -> tuple[dict[str, float], ...]:
+    """The full-width ``changed`` bands, each grown to cover the ``text`` bands it meets (and
+    merged where they then overlap); ``text`` bands meeting no changed band are left out.
+    Measured on ``benchmarks/ingest.py``'s clip: the changed band of a caption in the still
+    shot starts inside the caption's box, and the recogniser misread its JPEG crop ('기상 틀보
+    발령'); grown to the finder's band around the caption it reads '기상 특보 발령', as the
+    whole frame does."""
+    spans: list[list[float]] = []
+    for band in changed:
+        top, bottom = band["Top"], band["Top"] + band["Height"]
+        for t in text:
+            t_top, t_bottom = t["Top"], t["Top"] + t["Height"]
+            if t_top <= bottom and t_bottom >= top:
+                top, bottom = min(top, t_top), max(bottom, t_bottom)
+        spans.append([top, bottom])
+    spans.sort()
+    merged: list[list[float]] = []
+    for top, bottom in spans:
+        if merged and top <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], bottom)
+        else:
+            merged.append([top, bottom])
+    return tuple({"Width": 1.0, "Height": b - t, "Left": 0.0, "Top": t} for t, b in merged)
 
 
 def regions(mask: np.ndarray) -> list[tuple[int, int, int]]:

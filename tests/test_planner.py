@@ -28,6 +28,7 @@ from reko.pipeline.planner import (
     PlannedFrame,
     merge_carried,
     text_box_bands,
+    widen_bands,
 )
 from reko.settings import Settings
 
@@ -295,3 +296,12 @@ def test_the_text_finder_sees_every_caption_of_the_ocr_test_set():
                        for b in finder.find(sample.image)):
                 missed.append(sample.text)
     assert not missed
+
+
+def test_a_changed_band_meeting_text_grows_to_hold_it():
+    changed = ({"Width": 1.0, "Left": 0.0, "Top": 0.79, "Height": 0.15}, {"Width": 1.0, "Left": 0.0, "Top": 0.1, "Height": 0.05})
+    text = ({"Width": 1.0, "Left": 0.0, "Top": 0.76, "Height": 0.21}, {"Width": 1.0, "Left": 0.0, "Top": 0.4, "Height": 0.1})
+    low, high = widen_bands(changed, text)
+    assert (low["Top"], low["Height"]) == pytest.approx((0.1, 0.05))  # no text met: unchanged
+    assert high["Top"] == 0.76 and high["Top"] + high["Height"] == pytest.approx(0.97)  # the caption's band
+    assert [b["Top"] for b in widen_bands(changed, ())] == [0.1, 0.79]  # sorted, nothing grown
