@@ -190,9 +190,9 @@ class PlannedFrame:
     this one), ``shot_start``, ``faces``: the tracker's faces on this frame (``None``
     without a tracker), and ``text_bands``: when text runs on part of the frame only (local
     engine, see :data:`TEXT_BAND_MAX_FRACTION`), the ``BoundingBox`` bands to read and
-    ``text_source_ms``, the frame whose lines outside them carry over (``None``: read it all; with bands, the text
-    finder's bands: nothing carries over). ``text_bands == ()``: the finder saw no text, so
-    nothing is read and the frame has no lines."""
+    ``text_source_ms``, the frame whose lines outside them carry over (``None``: read it all;
+    with bands, they are the text finder's: nothing carries over). ``text_bands == ()``: the
+    finder saw no text, so nothing is read and the frame has no lines."""
 
     frame_ms: int
     end_ms: int
