@@ -62,37 +62,31 @@ rm -rf "$CACHE/downloads/lang-painless"
 
 rm -rf "$HOME_DIR"
 unzip -q -o "$CACHE/downloads/opensearch-$VERSION.zip" -d "$CACHE"
-module=$HOME_DIR/modules/analysis-common
-mkdir -p "$module"
-cp "$CACHE/downloads/analysis-common-$VERSION.jar" "$module/"
-cat >"$module/plugin-descriptor.properties" <<PROPS
-description=Adds "built in" analyzers to OpenSearch (from Maven Central, installed by reko fetch.sh)
+# module NAME CLASSNAME DESCRIPTION JAR...: install jars as modules/NAME with its descriptor
+module() {
+  local name=$1 classname=$2 description=$3 dir=$HOME_DIR/modules/$1
+  shift 3
+  mkdir -p "$dir"
+  cp "$@" "$dir/"
+  cat >"$dir/plugin-descriptor.properties" <<PROPS
+description=$description (from Maven Central, installed by reko fetch.sh)
 version=$VERSION
-name=analysis-common
-classname=org.opensearch.analysis.common.CommonAnalysisPlugin
+name=$name
+classname=$classname
 java.version=11
 opensearch.version=$VERSION
 custom.foldername=
 extended.plugins=
 has.native.controller=false
 PROPS
-painless=$HOME_DIR/modules/lang-painless
-mkdir -p "$painless"
-cp "$CACHE/downloads/lang-painless/"*.jar "$painless/"
-cat >"$painless/plugin-descriptor.properties" <<PROPS
-description=An easy, safe and fast scripting language for OpenSearch (from Maven Central, installed by reko fetch.sh)
-version=$VERSION
-name=lang-painless
-classname=org.opensearch.painless.PainlessPlugin
-java.version=11
-opensearch.version=$VERSION
-custom.foldername=
-extended.plugins=
-has.native.controller=false
-PROPS
+}
+module analysis-common org.opensearch.analysis.common.CommonAnalysisPlugin \
+  'Adds "built in" analyzers to OpenSearch' "$CACHE/downloads/analysis-common-$VERSION.jar"
+module lang-painless org.opensearch.painless.PainlessPlugin \
+  'An easy, safe and fast scripting language for OpenSearch' "$CACHE/downloads/lang-painless/"*.jar
 # the policy of modules/lang-painless in the full distribution: Painless compiles scripts to
 # classes in their own class loader
-cat >"$painless/plugin-security.policy" <<'POLICY'
+cat >"$HOME_DIR/modules/lang-painless/plugin-security.policy" <<'POLICY'
 grant {
   permission java.lang.RuntimePermission "createClassLoader";
   permission java.lang.RuntimePermission "getClassLoader";
