@@ -424,15 +424,11 @@ def text_box_bands(boxes: Sequence[Sequence[float]], height: int, width: int) ->
     overlapping bands merged; ``()`` without boxes. Full width: a line the finder saw in part
     is read whole."""
     cell = height / 72  # a fingerprint cell's height in pixels (72 rows, dedup.fingerprint)
-    spans: list[list[float]] = []
-    for top, bottom in sorted((b[1], b[3]) for b in boxes):
+    spans = []
+    for _, top, _, bottom in boxes:
         pad = (bottom - top) / 4 + TEXT_BAND_MARGIN_CELLS * cell
-        top, bottom = max(0.0, top - pad), min(float(height), bottom + pad)
-        if spans and top <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], bottom)
-        else:
-            spans.append([top, bottom])
-    return tuple({"Width": 1.0, "Height": (b - t) / height, "Left": 0.0, "Top": t / height} for t, b in spans)
+        spans.append((max(0.0, top - pad) / height, min(float(height), bottom + pad) / height))
+    return _full_width(spans)
 
 
 def widen_bands(changed: Sequence[dict[str, float]], text: Sequence[dict[str, float]]) -> tuple[dict[str, float], ...]:
@@ -442,17 +438,22 @@ def widen_bands(changed: Sequence[dict[str, float]], text: Sequence[dict[str, fl
     shot starts inside the caption's box, and the recogniser misread its JPEG crop ('기상 틀보
     발령'); grown to the finder's band around the caption it reads '기상 특보 발령', as the
     whole frame does."""
-    spans: list[list[float]] = []
+    spans = []
     for band in changed:
         top, bottom = band["Top"], band["Top"] + band["Height"]
         for t in text:
             t_top, t_bottom = t["Top"], t["Top"] + t["Height"]
             if t_top <= bottom and t_bottom >= top:
                 top, bottom = min(top, t_top), max(bottom, t_bottom)
-        spans.append([top, bottom])
-    spans.sort()
+        spans.append((top, bottom))
+    return _full_width(spans)
+
+
+def _full_width(spans: Iterable[tuple[float, float]]) -> tuple[dict[str, float], ...]:
+    """Full-width ``BoundingBox`` bands for row spans ``(top, bottom)`` (ratios of the height),
+    sorted, merged where they overlap or touch."""
     merged: list[list[float]] = []
-    for top, bottom in spans:
+    for top, bottom in sorted(spans):
         if merged and top <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], bottom)
         else:
