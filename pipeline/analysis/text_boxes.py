@@ -53,10 +53,27 @@ class TextBoxDetector:
                 except ImportError as exc:
                     raise AnalyzerError(f"text detection needs rapidocr-onnxruntime ({exc}); "
                                         f"{install_hint('text')}") from None
+                class RgbPreProcess(DetPreProcess):  # type: ignore[misc]
+                    """rapidocr's pre-process for an RGB frame: the model takes BGR, so the
+                    channels are swapped after the resize (the same pixels as swapping the
+                    whole frame first, without copying it), and normalised in float32."""
+
+                    def __call__(self, img: np.ndarray) -> np.ndarray | None:
+                        small = self.resize(img)
+                        if small is None:
+                            return None
+                        scale = np.float32(self.scale / self.std[0])  # mean and std: 0.5 per channel
+                        chw = (small[:, :, ::-1].astype(np.float32) * scale
+                               - np.float32(self.mean[0] / self.std[0])).transpose(2, 0, 1)
+                        return np.ascontiguousarray(chw)[None]
+
                 det = RapidOCR(det_limit_type="max", intra_op_num_threads=1, inter_op_num_threads=1,
                                use_cls=False).text_det
+                if len(set(det.mean)) != 1 or len(set(det.std)) != 1:
+                    raise AnalyzerError("rapidocr's detector normalises channels differently; "
+                                        "reko's text finder expects one mean and std")
                 # rapidocr 1.4.4 in "max" mode picks its own limit by size: pin it (as ocr.py does)
-                det.get_preprocess = lambda _max_wh: DetPreProcess(self.max_side_px, "max", det.mean, det.std)
+                det.get_preprocess = lambda _max_wh: RgbPreProcess(self.max_side_px, "max", det.mean, det.std)
                 self._det = det
         return self
 
@@ -66,7 +83,7 @@ class TextBoxDetector:
         image = as_rgb(image, "text detection")
         self.load()
         with self._lock:
-            boxes, _ = self._det(np.ascontiguousarray(image[:, :, ::-1]))
+            boxes, _ = self._det(image)
         if boxes is None:
             return []
         out = []
