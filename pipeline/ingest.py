@@ -376,7 +376,7 @@ class Ingestor:
                            min_confidence=self.settings.face_min_confidence)
 
     def _text_finder(self) -> Any:
-        """The planner's text finder (``image → [(left, top, right, bottom) px]``): rapidocr's
+        """The planner's text finder (:class:`~reko.pipeline.planner.TextFinder`): rapidocr's
         detector at 480 px in this process (:mod:`.analysis.text_boxes`), with the local engine
         and text on; None otherwise (text is then read on every kept frame of a moving shot)."""
         if "text" not in self.features or self.settings.analyzer != "local":
@@ -388,7 +388,7 @@ class Ingestor:
                 self._text_detector = TextBoxDetector().load()
             except AnalyzerError:
                 return None
-        return self._text_detector.find
+        return self._text_detector
 
     def _load_carry(self, video_id: str, checkpoint_ms: int) -> CarryState:
         """The carry state stored with checkpoint ``checkpoint_ms`` (empty for a new ingest, or

