@@ -62,7 +62,9 @@ def search(page, text):
 def test_readme_demo_search_shows_the_picture_plays_the_video_and_the_person_photo(demo, page):
     base, _, screens = demo
     page.goto(base + "/")
-    assert page.locator("h1").count() >= 1 and page.title().endswith("reko")
+    # the HTML's own title, then app.js's ("… · reko") once it has run: wait for the script
+    page.wait_for_function("() => document.title.endsWith('reko')")
+    assert page.locator("h1").count() >= 1
     search(page, "교통")
     page.wait_for_selector(".segment img")
     segment = page.locator(".segment").first
