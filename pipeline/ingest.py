@@ -57,6 +57,7 @@ from .planner import (
     CarryState,
     FaceTracker,
     PlannedFrame,
+    TextFinder,
     carry_key,
     link_tracks,
     merge_carried,
@@ -161,7 +162,7 @@ class Ingestor:
         self.features = list(settings.feature_list)
         self._pool: ProcessPoolExecutor | None = None
         self._tracker_detector: Any = None
-        self._text_detector: Any = None  # the planner's text finder (local engine), made on first use
+        self._text_detector: TextFinder | None = None  # the planner's (local engine), made on first use
         #: plan every analysis on every kept frame (the rule before issue 14; benchmarks only)
         self.plan_every_frame = False
 
@@ -333,17 +334,16 @@ class Ingestor:
                 kept.frame_uri = self.storage.put_frame(
                     video_id, frame.pts_ms, encode_jpeg(frame.image, 80, THUMBNAIL_MAX_SIDE_PX))
                 analyses = tuple(f for f in plan.analyses if f in self.features)
-                no_text = plan.text_bands == ()  # the text finder saw none: nothing to read
-                if [a for a in analyses if not (a == "text" and no_text)]:
+                calls = tuple(f for f in plan.calls if f in self.features)
+                if calls:
                     kept.future = self._executor().submit(
                         analyse_frame, encode_jpeg(frame.image, ANALYSIS_JPEG_QUALITY), video_id,
                         frame.pts_ms, analyses, settings.face_collection, None, plan.text_bands)
                 else:  # everything carries over (or comes from the tracker or the text finder)
                     kept.future = Future()
                     kept.future.set_result(text_fields({"TextDetections": []}) if "text" in analyses else {})
-                for analysis in analyses:
-                    if not (analysis == "text" and no_text):  # analyses run: DetectText calls
-                        report.analyses_run[analysis] = report.analyses_run.get(analysis, 0) + 1
+                for analysis in calls:
+                    report.analyses_run[analysis] = report.analyses_run.get(analysis, 0) + 1
                 report.frames_analysed += 1
             pending.append(kept)
             drain(block=False)
@@ -375,7 +375,7 @@ class Ingestor:
         return FaceTracker(lambda image: [(f.box_px, f.confidence) for f in detector.detect(image)],
                            min_confidence=self.settings.face_min_confidence)
 
-    def _text_finder(self) -> Any:
+    def _text_finder(self) -> TextFinder | None:
         """The planner's text finder (:class:`~reko.pipeline.planner.TextFinder`): rapidocr's
         detector at 480 px in this process (:mod:`.analysis.text_boxes`), with the local engine
         and text on; None otherwise (text is then read on every kept frame of a moving shot)."""

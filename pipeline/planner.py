@@ -208,6 +208,12 @@ class PlannedFrame:
     text_source_ms: int | None = None
 
     @property
+    def calls(self) -> tuple[str, ...]:
+        """The :attr:`analyses` that call an analyser: all but ``text`` on a frame where the
+        text finder saw none (``text_bands == ()``: its empty result needs no call)."""
+        return tuple(a for a in self.analyses if not (a == "text" and self.text_bands == ()))
+
+    @property
     def analysed_ms(self) -> dict[str, int]:
         """Analysis → the frame (ms) its result comes from: this frame for the analyses run
         here, the source frame for carried ones (the documents' ``analysed_ms``)."""
@@ -401,13 +407,13 @@ class AnalysisPlanner:
                 self._refs[analysis] = (frame_ms, current)
             else:
                 carried[analysis] = ref[0]
-        for analysis in run:
-            if not (analysis == "text" and text_bands == ()):  # nothing to read: no DetectText
-                self.runs[analysis] = self.runs.get(analysis, 0) + 1
-        return PlannedFrame(frame_ms=frame_ms, end_ms=frame_ms + 1, analyses=tuple(run),
+        plan = PlannedFrame(frame_ms=frame_ms, end_ms=frame_ms + 1, analyses=tuple(run),
                             carried=carried, shot_start=cut,
                             faces=tuple(faces) if faces is not None else None,
                             text_bands=text_bands, text_source_ms=text_source)
+        for analysis in plan.calls:
+            self.runs[analysis] = self.runs.get(analysis, 0) + 1
+        return plan
 
     @staticmethod
     def _due(analysis: str, frame_ms: int, current: np.ndarray, ref: tuple[int, np.ndarray],
