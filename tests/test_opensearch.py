@@ -6,6 +6,7 @@ contract suite."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -22,6 +23,7 @@ from reko.pipeline.index import (  # noqa: E402
     opensearch,  # noqa: E402
     opensearch_bulk,  # noqa: E402
 )
+from reko.pipeline.index.base import NearClause  # noqa: E402
 from reko.pipeline.reindex import reindex  # noqa: E402
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -137,6 +139,7 @@ def fake_index(plan, monkeypatch):
     client = FakeBulkClient(plan)
     index = opensearch.OpenSearchIndex("http://127.0.0.1:9200", client=client)
     index._ready = True
+    index._metas = [{}]  # an index without near fields: writes are plain _bulk calls
     return index, client
 
 
@@ -249,16 +252,23 @@ def key(hit):
 
 
 def test_upgrade_moves_the_alias_to_a_new_mapping_version(os_index, monkeypatch):
-    os_index.index_frames([doc("v1", i, t, labels=["Car"] if i == 5 else []) for i, t in enumerate(TEXTS)])
+    os_index.index_frames([doc("v1", i, t, labels=["Car"] if i == 5 else [], persons=["p1"] if i == 1 else [])
+                           for i, t in enumerate(TEXTS)])
     before = [(key(h), h.doc) for h in os_index.search(SearchQuery("서울")).hits]
-    monkeypatch.setattr(opensearch, "MAPPING_VERSION", 2)
+    current = opensearch.MAPPING_VERSION
+    monkeypatch.setattr(opensearch, "MAPPING_VERSION", current + 1)
     upgraded = opensearch.OpenSearchIndex(os_index.url, index_name=os_index.alias)
-    assert upgraded.index.endswith("-v2") and os_index.index.endswith("-v1")
+    assert upgraded.index.endswith(f"-v{current + 1}") and os_index.index.endswith(f"-v{current}")
     assert upgraded.upgrade() == len(TEXTS)
     assert list(upgraded.client.indices.get_alias(name=upgraded.alias)) == [upgraded.index]
     assert not upgraded.client.indices.exists(index=os_index.index)  # the old version is gone
     assert [(key(h), h.doc) for h in upgraded.search(SearchQuery("서울")).hits] == before
     assert upgraded.search(SearchQuery(labels=("car",))).facets["label_names"] == {"Car": 1}
+    # the copy recomputed the near fields: Car [5000,6000] is 3 s from p1 [1000,2000]
+    assert upgraded.has_near_fields()
+    for within_ms, found in ((5000, [("v1", 5000)]), (10000, [("v1", 5000)])):
+        moment = upgraded.search(SearchQuery(labels=("car",), near=(NearClause(person_ids=("p1",)),), within_ms=within_ms))
+        assert [key(h) for h in moment.hits] == found and moment.total_frames == 1
     assert upgraded.upgrade() == 0 and upgraded.stats() == {"frames": len(TEXTS), "videos": 1}
     upgraded.close()
 
@@ -266,6 +276,41 @@ def test_upgrade_moves_the_alias_to_a_new_mapping_version(os_index, monkeypatch)
 def test_writes_never_auto_create_an_index_when_the_alias_is_gone(os_index):
     os_index.index_frames([doc("v1", 0, "hello")])
     os_index.client.indices.delete(index=os_index.index)  # e.g. dropped by another process
-    with pytest.raises(IndexBackendError, match="rejected frame v1:1000"):
-        os_index.index_frames([doc("v1", 1, "again")])
+    with pytest.raises(IndexBackendError, match="is gone .deleted while reko was writing"):
+        os_index.index_frames([doc("v1", 1, "again")])  # the read of the frames near it fails first
     assert not os_index.client.indices.exists(index=os_index.alias)
+
+
+def test_cli_reindex_upgrades_an_index_without_near_fields_in_place(os_index, tmp_path):
+    """An index of mapping version 1 (before the near fields) keeps answering moments by the
+    join; ``reko reindex`` without --to moves it to the current version, near fields computed."""
+    import subprocess
+    import sys
+
+    from reko.pipeline.index.opensearch_near import near_field_names
+
+    old = f"{os_index.alias}-v1"
+    meta = {"reko_mapping_version": 1, "reko_moment_buckets_ms": opensearch.MOMENT_BUCKET_MS}
+    mappings = {**opensearch.MAPPINGS, "_meta": meta}
+    mappings.pop("_source")
+    mappings["properties"] = {k: v for k, v in mappings["properties"].items() if k not in near_field_names()}
+    os_index.client.indices.create(index=old, body={"settings": opensearch.SETTINGS, "mappings": mappings,
+                                                    "aliases": {os_index.alias: {"is_write_index": True}}})
+    os_index.index_frames([doc("v1", i, t, labels=["Car"] if i == 5 else [], persons=["p1"] if i == 1 else [])
+                           for i, t in enumerate(TEXTS)])
+    assert not os_index.has_near_fields()
+    moment = SearchQuery(labels=("car",), near=(NearClause(person_ids=("p1",)),), within_ms=5000)
+    assert [key(h) for h in os_index.search(moment).hits] == [("v1", 5000)]  # by the join
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKO_")}
+    env.update(REKO_DATA_DIR=str(tmp_path), REKO_INDEX_URL=os_index.url, REKO_INDEX_NAME=os_index.alias)
+    run = subprocess.run([sys.executable, "-m", "reko.cli", "reindex"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert f"{len(TEXTS)} frames copied" in run.stdout
+    upgraded = opensearch.OpenSearchIndex(os_index.url, index_name=os_index.alias)
+    assert list(upgraded.client.indices.get_alias(name=upgraded.alias)) == [upgraded.index] and upgraded.has_near_fields()
+    answered = upgraded.search(moment)
+    assert [key(h) for h in answered.hits] == [("v1", 5000)] and answered.hits[0].near[0].frame_ms == 1000
+    again = subprocess.run([sys.executable, "-m", "reko.cli", "reindex"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already current" in again.stdout
+    upgraded.close()

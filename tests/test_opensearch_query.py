@@ -197,6 +197,7 @@ def test_moment_query_without_painless_says_what_is_missing(monkeypatch):
 
     index = OpenSearchIndex("http://127.0.0.1:1", index_name="reko-no-painless")
     monkeypatch.setattr(index, "ensure_index", lambda: None)
+    index._metas = [{}]  # an index without near fields (opensearch_near): moments need Painless
 
     def msearch(bodies):
         raise IndexBackendError("the search index (OpenSearch) failed to search", detail=(
@@ -211,3 +212,51 @@ def test_first_spans_stop_early_and_read_doc_values():
     body = q.first_spans_body({"match_all": {}}, 500)
     assert body["sort"] == ["_doc"] and body["size"] == 500 and body["track_total_hits"] is False
     assert body["docvalue_fields"] == ["video_id", "frame_ms", "start_ms", "end_ms"] and body["_source"] is False
+
+
+# -- near fields (opensearch_near.py): pure parts -------------------------------------------
+
+def near_doc(frame_ms, end_ms, persons=(), labels=(), unsafe=0.0, video_id="v"):
+    return {"video_id": video_id, "frame_ms": frame_ms, "start_ms": frame_ms, "end_ms": end_ms,
+            "person_ids": list(persons), "label_names": list(labels), "unsafe_confidence": unsafe}
+
+
+def test_near_fields_gather_the_frames_within_each_radius_by_their_spans():
+    from reko.pipeline.index.opensearch_near import near_fields
+
+    docs = [near_doc(0, 1000, persons=["pa"]),
+            near_doc(6000, 7000, labels=["Car"], unsafe=90.0),  # gap 5000 to the first frame
+            near_doc(7000, 60_000, persons=["pb"]),  # a long frame: 20 s from the last one by its span
+            near_doc(80_000, 81_000, labels=["Dog"])]
+    fields = near_fields(docs)
+    assert fields[0]["near_5000_person_ids"] == ["pa"] and fields[0]["near_5000_label_names"] == ["Car"]
+    assert fields[0]["near_5000_unsafe"] == 90.0
+    assert fields[80_000]["near_5000_person_ids"] == [] and fields[80_000]["near_10000_person_ids"] == []
+    assert fields[80_000]["near_30000_person_ids"] == ["pb"] and fields[80_000]["near_30000_unsafe"] == 0.0
+    assert fields[7000]["near_5000_person_ids"] == ["pb"]  # a gap of 6000 to pa: 10 s reaches it
+    assert fields[7000]["near_10000_person_ids"] == ["pa", "pb"]
+    assert set(near_fields(docs, only={0})) == {0}
+    with pytest.raises(ValueError, match="more than one video"):
+        near_fields([near_doc(0, 1000), near_doc(0, 1000, video_id="w")])
+
+
+def test_frames_a_write_affects_are_those_within_the_widest_radius():
+    from reko.pipeline.index.opensearch_near import affected
+
+    frames = [near_doc(0, 1000), near_doc(31_000, 32_000), near_doc(32_000, 100_000), near_doc(140_000, 141_000)]
+    assert affected([(63_000, 64_000)], frames) == {32_000}  # inside the long frame, 31 s after the one before it
+    assert affected([(0, 1000)], frames) == {0, 31_000}  # 30 s exactly; the long frame starts 31 s after
+    assert affected([(135_000, 136_000), (0, 500)], frames) == {0, 140_000}  # 31.5 s and 35 s are too far
+
+
+@pytest.mark.parametrize("persons,labels,text,radius,expected", [
+    (("PA",), (), "", 5000, {"terms": {"near_5000_person_ids": ["pa"]}}),
+    ((), ("Car", "Dog"), None, 30000, {"terms": {"near_30000_label_names": ["car", "dog"]}}),
+    (("pa",), (), "", 7000, None),  # no fields for 7 s: the join
+    (("pa",), (), "국회", 5000, None),  # text: the join
+    (("pa",), ("Car",), "", 5000, None),  # a person and a label in one frame: the join
+])
+def test_near_filter_answers_only_what_the_fields_hold(persons, labels, text, radius, expected):
+    from reko.pipeline.index.opensearch_near import near_filter
+
+    assert near_filter(persons, labels, text, radius) == expected

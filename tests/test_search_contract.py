@@ -403,7 +403,7 @@ def test_moment_results_match_a_brute_force_join(make_backend, request, monkeypa
     for kind in ("sqlite", "opensearch", "opensearch-ranges", "opensearch-server"):
         index = make_backend(kind.split("-")[0])
         if kind == "opensearch-ranges":
-            index._buckets = False  # as an index made before moment_buckets
+            index._metas = [{}]  # as an index made before moment_buckets (and near fields)
         # every anchor joined on the server (Painless windows), not only those above 500 frames
         monkeypatch.setattr(_Moments, "SMALL_ANCHOR", 0 if kind == "opensearch-server" else 500)
         index.index_frames(docs)
@@ -436,3 +436,103 @@ def test_moment_with_thousands_of_windows(make_backend, buckets):
         assert found.total_frames == 2100 and len(found.hits) == 50, kind
         assert all(h.near[0].frame_ms == h.doc["frame_ms"] + 3000 for h in found.hits)
         assert index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=1999)).total_frames == 0
+
+
+def brute_force(docs, query):
+    """``{(video_id, frame_ms)}`` qualifying for the moment ``query`` by the definition in
+    base.py, checked pair by pair (frames at or above ``max_unsafe_confidence`` neither match
+    nor witness)."""
+    def visible(d):
+        return query.max_unsafe_confidence is None or d.get("unsafe_confidence", 0.0) < query.max_unsafe_confidence
+
+    def matches(d, text, persons, labels):
+        return visible(d) and ((not text or text in d["text"]) and (not persons or set(persons) & set(d["person_ids"]))
+                               and (not labels or {x.lower() for x in labels} & {x.lower() for x in d["label_names"]}))
+
+    within = query.within_ms or 0
+    return {(a["video_id"], a["frame_ms"]) for a in docs if matches(a, query.text, query.person_ids, query.labels)
+            and all(any(b["video_id"] == a["video_id"] and matches(b, c.text, c.person_ids, c.labels)
+                        and b["start_ms"] <= a["end_ms"] + within and b["end_ms"] >= a["start_ms"] - within
+                        for b in docs) for c in query.near)}
+
+
+@pytest.mark.parametrize("writes", ["one call", "shuffled batches", "rewritten"])
+def test_near_fields_answer_moments_exactly_however_frames_are_written(make_backend, monkeypatch, writes):
+    """OpenSearch's near fields (opensearch_near.py) stay exact when frames arrive in any order
+    and batch, and when frames are written again with other persons, labels, spans or unsafe
+    scores: every answerable query agrees with the definition and, hit for hit (witnesses,
+    total, facets), with the join on the same index; the near fields answered every one."""
+    import random
+
+    from reko.pipeline.index.base import NearClause
+    from reko.pipeline.index.opensearch import MOMENT_BUCKET_MS, OpenSearchIndex, _Moments
+    from reko.pipeline.index.opensearch_near import NEAR_RADII_MS
+
+    rng = random.Random(f"near-{writes}")
+
+    def timeline(seed):
+        r = random.Random(seed)
+        out = []
+        for v in range(4):
+            t = 0
+            for _ in range(60):
+                span = r.choice((1000, 1000, 2000, 6000, 40000))
+                out.append(span_doc(f"n{v}", t, t + span, r.choice(("", "", "국회 소식", "속보")),
+                                    persons=r.sample(["pa", "pb", "pc"], r.choice((0, 0, 1, 2))),
+                                    labels=r.sample(["Car", "Dog"], r.choice((0, 0, 1))),
+                                    unsafe=r.choice((0.0,) * 12 + (90.0,))))
+                t += span + r.choice((0, 0, 700, 4000, 12000))
+        return out
+
+    docs = timeline(1)
+    index = make_backend("opensearch")
+    if writes == "one call":
+        index.index_frames(docs)
+    else:
+        if writes == "rewritten":  # first another timeline on the same frame times, then the true one
+            index.index_frames([{**wrong, "start_ms": d["start_ms"], "end_ms": d["end_ms"] + rng.choice((0, 0, 30000)),
+                                 "frame_ms": d["frame_ms"]} for d, wrong in zip(docs, timeline(2))])
+        shuffled = docs[:]
+        rng.shuffle(shuffled)
+        for i in range(0, len(shuffled), 17):
+            index.index_frames(shuffled[i:i + 17])
+    assert index.has_near_fields()
+    joined = OpenSearchIndex(index.url, index_name=index.alias)
+    joined._metas = [{"reko_moment_buckets_ms": MOMENT_BUCKET_MS}]  # the same index, moments by the join
+
+    answered = []
+    real = _Moments._from_near_fields
+    monkeypatch.setattr(_Moments, "_from_near_fields", lambda self, *a: answered.append(real(self, *a)) or answered[-1])
+    cases = []
+    for radius in NEAR_RADII_MS:
+        cases += [SearchQuery("국회", near=(NearClause(person_ids=("pa",)),), within_ms=radius),
+                  SearchQuery(person_ids=("pb",), near=(NearClause(labels=("dog",)), NearClause(person_ids=("pa", "pc"))),
+                              within_ms=radius),
+                  SearchQuery(labels=("Car",), near=(NearClause(labels=("Car",)),), within_ms=radius, limit_frames=7)]
+    for query in cases:
+        result, reference, expected = index.search(query), joined.search(query), brute_force(docs, query)
+        assert set(keys(result)) <= expected and len(result.hits) == min(len(expected), query.limit_frames), query
+        assert result.total_frames == len(expected)
+        assert keys(result) == keys(reference) and result.facets == reference.facets
+        assert [h.near for h in result.hits] == [h.near for h in reference.hits]
+    assert len(answered) == len(cases) and all(r is not None for r in answered)
+
+    # hiding unsafe frames: where a hidden frame is near, the join answers instead, still exactly
+    answered.clear()
+    for query in (dataclasses_replace(q, max_unsafe_confidence=80.0, limit_frames=10_000) for q in cases):
+        assert set(keys(index.search(query))) == brute_force(docs, query), query
+    assert None in answered  # 90.0 frames are everywhere: some queries fell back to the join
+
+
+def test_near_fields_forget_a_frame_whose_span_shrank(make_backend):
+    """A frame written again with a shorter span leaves the near fields of the frames it no
+    longer reaches (they are found through its old span)."""
+    from reko.pipeline.index.base import NearClause
+
+    index = make_backend("opensearch")
+    index.index_frames([span_doc("s", 0, 100_000, persons=["pa"]), span_doc("s", 120_000, 121_000, "국회")])
+    query = SearchQuery("국회", near=(NearClause(person_ids=("pa",)),), within_ms=30_000)
+    assert keys(index.search(query)) == [("s", 120_000)]  # a gap of 20 s
+    index.index_frames([span_doc("s", 0, 1_000, persons=["pa"])])  # the same frame, now 1 s long
+    assert index.search(query).total_frames == 0
+    assert keys(index.search(dataclasses_replace(query, within_ms=120_000))) == [("s", 120_000)]  # by the join

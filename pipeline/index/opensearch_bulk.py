@@ -43,11 +43,11 @@ def index_actions(docs: Iterable[dict[str, Any]], index: str) -> dict[str, dict[
 
 def send_bulk(client: OpenSearch, pending: dict[str, dict[str, Any]], op: str, *, alias: str,
               timeout_s: float) -> int:
-    """Send ``pending`` bulk actions (by ``_id``; ``op`` is ``index`` or ``delete``) until each
-    succeeded. Index actions that all target ``alias`` are sent with ``require_alias``, so a
-    write never auto-creates a dynamically mapped index named like a vanished alias. A delete
-    of a missing document (404) counts as done. Requests time out after ``timeout_s`` seconds
-    (at least 60).
+    """Send ``pending`` bulk actions (by ``_id``; ``op`` is ``index``, ``update`` (partial
+    documents) or ``delete``) until each succeeded. Index actions that all target ``alias`` are
+    sent with ``require_alias``, so a write never auto-creates a dynamically mapped index named
+    like a vanished alias. A delete or partial update of a missing document (404) counts as
+    done. Requests time out after ``timeout_s`` seconds (at least 60).
 
     Returns:
         the count of successes (for deletes: of documents that existed).
@@ -74,11 +74,11 @@ def send_bulk(client: OpenSearch, pending: dict[str, dict[str, Any]], op: str, *
             for ok, item in results:
                 info = next(iter(item.values()))
                 if ok:
-                    done += 1 if op == "index" or info.get("result") == "deleted" else 0
+                    done += 1 if op != "delete" or info.get("result") == "deleted" else 0
                     pending.pop(info.get("_id"), None)
                     continue
                 status = info.get("status")
-                if op == "delete" and status == 404:  # already gone: nothing to delete
+                if op in ("delete", "update") and status == 404:  # gone: nothing to delete or update
                     pending.pop(info.get("_id"), None)
                     continue
                 error = info.get("error") or info.get("exception")

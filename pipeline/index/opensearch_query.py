@@ -77,10 +77,11 @@ def facets_body(clause: dict[str, Any]) -> dict[str, Any]:
 
 
 def scan_body(clause: dict[str, Any], sort: list[dict[str, Any]], size: int,
-              source: bool = True, after: list[Any] | None = None) -> dict[str, Any]:
+              source: bool | list[str] = True, after: list[Any] | None = None) -> dict[str, Any]:
     """One page of a ``search_after`` scan: ``size`` hits of ``clause`` in ``sort`` order (which
     must be unique per document), after the sort values ``after`` of the previous page's last
-    hit (``None`` for the first page); ``source`` False leaves out ``_source``."""
+    hit (``None`` for the first page); ``source`` False leaves out ``_source``, a list of
+    field names keeps only those."""
     body: dict[str, Any] = {"query": clause, "sort": sort, "size": size,
                             "track_total_hits": False, "_source": source}
     if after is not None:
@@ -167,6 +168,51 @@ def within_filter(windows: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
     ``terms`` on ``video_id`` in front of it was measured to cost as much as the script.)"""
     flat = {video_id: [bound for lo, hi in spans for bound in (lo, hi)] for video_id, spans in windows.items()}
     return {"script": {"script": {"lang": "painless", "source": WITHIN_FILTER_SCRIPT, "params": {"windows": flat}}}}
+
+
+#: Painless ``map_script`` of :func:`witnesses_body`: for the clause frame being mapped, every
+#: hit of its video within ``params.within_ms`` (``params.hits[video_id]`` = ``[start0, end0,
+#: start1, end1, ...]`` sorted by start; ``params.longest[video_id]`` the longest hit span, so
+#: no hit starting earlier can reach the frame) keeps the frame when it is nearer than the one
+#: it holds: smallest gap, then earliest ``start_ms``, then ``frame_ms`` (base.py's witness).
+#: ``state.best`` maps ``"<video_id> <hit index>"`` to ``[gap, start_ms, frame_ms, end_ms]``.
+WITNESSES_MAP_SCRIPT = """
+String v = doc['video_id'].value;
+def hs = params.hits.get(v);
+if (hs == null) { return; }
+long gs = doc['start_ms'].value; long ge = doc['end_ms'].value; long gf = doc['frame_ms'].value;
+long r = params.within_ms;
+long first = gs - r - ((Number) params.longest.get(v)).longValue();
+int n = hs.size() / 2; int a = 0; int b = n;
+while (a < b) { int m = (a + b) >>> 1; if (((Number) hs.get(2 * m)).longValue() < first) { a = m + 1; } else { b = m; } }
+for (int k = a; k < n; k++) {
+  long s = ((Number) hs.get(2 * k)).longValue();
+  if (s > ge + r) { break; }
+  long e = ((Number) hs.get(2 * k + 1)).longValue();
+  if (e < gs - r) { continue; }
+  long gap = gs - e; if (s - ge > gap) { gap = s - ge; } if (gap < 0) { gap = 0; }
+  String key = v + ' ' + k;
+  long[] cur = state.best.get(key);
+  if (cur == null || gap < cur[0] || (gap == cur[0] && (gs < cur[1] || (gs == cur[1] && gf < cur[2])))) {
+    state.best.put(key, new long[] {gap, gs, gf, ge});
+  }
+}
+"""
+
+
+def witnesses_body(clause: dict[str, Any], hits: dict[str, list[tuple[int, int]]], within_ms: int) -> dict[str, Any]:
+    """A ``size: 0`` body whose ``aggregations.witnesses.value`` is a list (one per shard) of
+    ``{"<video_id> <k>": [gap, start_ms, frame_ms, end_ms]}``: for hit ``k`` of ``hits``
+    (``{video_id: [(start_ms, end_ms), ...]}`` sorted by start), the frame matching ``clause``
+    nearest to it within ``within_ms`` (:data:`WITNESSES_MAP_SCRIPT`). Only those leave the
+    server, not every frame of the clause near the hits."""
+    flat = {v: [bound for span in spans for bound in span] for v, spans in hits.items()}
+    longest = {v: max(e - s for s, e in spans) for v, spans in hits.items()}
+    return {"query": clause, "size": 0, "track_total_hits": False, "aggs": {"witnesses": {"scripted_metric": {
+        "params": {"within_ms": int(within_ms), "hits": flat, "longest": longest},
+        "init_script": "state.best = new HashMap();",
+        "map_script": WITNESSES_MAP_SCRIPT, "combine_script": "return state.best;",
+        "reduce_script": "return states;"}}}}
 
 
 def count_body(clause: dict[str, Any], cap: int) -> dict[str, Any]:

@@ -15,7 +15,9 @@ time buckets the frame's span touches, so a moment query finds the frames near g
 with one ``terms`` clause instead of thousands of ranges). The bucket field was added to the
 mapping of version 1; an index created before it lacks it (its ``_meta`` has no
 ``reko_moment_buckets_ms``) and moment queries there fall back to ranges (correct, slower)
-until ``reko reindex`` copies it into a fresh index.
+until ``reko reindex`` copies it into a fresh index. The near fields of
+:mod:`.opensearch_near` (moments for fixed radii) are derived fields too, computed by the writer
+from the neighbouring frames; their ``_meta`` key is ``reko_near_radii_ms``.
 
 Pure data and functions: no client, no connection.
 """
@@ -24,10 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .opensearch_near import NEAR_RADII_MS, SOURCE_EXCLUDES, near_field_names, near_mappings
 from .sqlite import indexed_text
 
-MAPPING_VERSION = 1  #: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly
-DERIVED_FIELDS = ("search_text", "duration_ms", "moment_buckets")  #: computed at index time, never returned
+#: bump when :data:`MAPPINGS` or :data:`SETTINGS` change incompatibly (2: the near fields, kept out of
+#: ``_source``; an index of version 1 answers moments by the join until ``reko reindex`` upgrades it)
+MAPPING_VERSION = 2
+#: computed at index time, never returned
+DERIVED_FIELDS = ("search_text", "duration_ms", "moment_buckets", *near_field_names())
 MOMENT_BUCKET_MS = 10_000  #: width of the time buckets of ``moment_buckets`` (ms)
 #: facet name (as in :class:`SearchResult.facets`) → the exact-spelling keyword field it counts
 FACET_FIELDS = {"label_names": "label_names.raw", "person_ids": "person_ids.raw"}
@@ -67,7 +73,9 @@ _STORED_ONLY = {"type": "object", "enabled": False}  # kept in _source, not inde
 #: Field mappings of a frame document (see docs/architecture.md "Frame documents").
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,  # unknown fields are kept in _source but not indexed (no mapping explosion)
-    "_meta": {"reko_mapping_version": MAPPING_VERSION, "reko_moment_buckets_ms": MOMENT_BUCKET_MS},
+    "_source": {"excludes": SOURCE_EXCLUDES},  # the near fields are indexed only
+    "_meta": {"reko_mapping_version": MAPPING_VERSION, "reko_moment_buckets_ms": MOMENT_BUCKET_MS,
+              "reko_near_radii_ms": list(NEAR_RADII_MS)},
     "properties": {
         "video_id": {"type": "keyword"},
         "frame_ms": {"type": "long"},
@@ -104,6 +112,8 @@ MAPPINGS: dict[str, Any] = {
         "labels": _STORED_ONLY,
         "faces": _STORED_ONLY,
         "moderation": _STORED_ONLY,
+        # near_<R>_person_ids / near_<R>_label_names / near_<R>_unsafe (opensearch_near.py)
+        **near_mappings(),
     },
 }
 
