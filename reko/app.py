@@ -600,6 +600,18 @@ class Reko:
         finally:
             dest.close()
 
+    def upgrade_index(self) -> int | None:
+        """Move the OpenSearch index to this version's mapping in place (a new versioned index,
+        every document copied with its derived fields recomputed, the alias swapped atomically:
+        :meth:`OpenSearchIndex.upgrade`). Returns the documents copied (0: already current), or
+        None for the SQLite index, which has no mapping versions.
+
+        Raises:
+            IndexBackendError: OpenSearch is unreachable or refused a write.
+        """
+        upgrade = getattr(self.index, "upgrade", None)
+        return None if upgrade is None else int(upgrade())
+
     # -- the search site (issue 13) --
     # Use-cases of the web site (reko.static through reko.webapp): ingest progress with stages,
     # time estimates, persons numbered for display, person pages, merge and name suggestions,

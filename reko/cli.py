@@ -361,12 +361,22 @@ def delete(video_id: str) -> None:
 
 
 @cli.command()
-@click.option("--to", "dest_url", required=True, help="Destination index URL (http(s)://… or sqlite:///…).")
-def reindex(dest_url: str) -> None:
-    """Copy every video's frame documents to another index (e.g. SQLite → OpenSearch, or a new
-    mapping version) without re-analysing video. Run again to resume; copies are idempotent.
-    Point REKO_INDEX_URL at the destination afterwards."""
+@click.option("--to", "dest_url", default=None,
+              help="Destination index URL (http(s)://… or sqlite:///…). Without it, the OpenSearch "
+                   "index is upgraded in place to this version's mapping.")
+def reindex(dest_url: str | None) -> None:
+    """Copy every video's frame documents to another index (e.g. SQLite → OpenSearch) without
+    re-analysing video. Run again to resume; copies are idempotent. Point REKO_INDEX_URL at the
+    destination afterwards. Without --to, upgrade the OpenSearch index in place to this
+    version's mapping (a new index, the alias swapped once every document is copied; pause
+    ingests meanwhile)."""
     with _app() as app:
+        if dest_url is None:
+            copied = app.upgrade_index()
+            click.echo("the SQLite index has no mapping versions: nothing to upgrade" if copied is None
+                       else f"upgraded the OpenSearch index {app.index_name}: {copied} frames copied"
+                       if copied else f"the OpenSearch index {app.index_name} is already current")
+            return
         total, count = app.reindex(dest_url, on_video=lambda vid, n: click.echo(f"{vid}: {n} frames", err=True))
     click.echo(f"copied {total} frames of {count} videos to {dest_url}; "
                f"set REKO_INDEX_URL={dest_url} to use it")
