@@ -509,13 +509,19 @@ def test_near_fields_answer_moments_exactly_however_frames_are_written(make_back
                   SearchQuery(person_ids=("pb",), near=(NearClause(labels=("dog",)), NearClause(person_ids=("pa", "pc"))),
                               within_ms=radius),
                   SearchQuery(labels=("Car",), near=(NearClause(labels=("Car",)),), within_ms=radius, limit_frames=7)]
-    for query in cases:
-        result, reference, expected = index.search(query), joined.search(query), brute_force(docs, query)
-        assert set(keys(result)) <= expected and len(result.hits) == min(len(expected), query.limit_frames), query
-        assert result.total_frames == len(expected)
-        assert keys(result) == keys(reference) and result.facets == reference.facets
-        assert [h.near for h in result.hits] == [h.near for h in reference.hits]
-    assert len(answered) == len(cases) and all(r is not None for r in answered)
+    from reko.pipeline.index import opensearch
+
+    for page in (opensearch.PAGE_SIZE, 4):  # 4: hits come in pages
+        monkeypatch.setattr(opensearch, "PAGE_SIZE", page)
+        for query in cases:
+            result, reference, expected = index.search(query), joined.search(query), brute_force(docs, query)
+            assert set(keys(result)) <= expected and len(result.hits) == min(len(expected), query.limit_frames), query
+            assert result.total_frames == len(expected)
+            assert keys(result) == keys(reference) and result.facets == reference.facets
+            assert [h.near for h in result.hits] == [h.near for h in reference.hits]
+    assert len(answered) == 2 * len(cases) and all(r is not None for r in answered)
+    monkeypatch.undo()
+    monkeypatch.setattr(_Moments, "_from_near_fields", lambda self, *a: answered.append(real(self, *a)) or answered[-1])
 
     # hiding unsafe frames: where a hidden frame is near, the join answers instead, still exactly
     answered.clear()

@@ -504,20 +504,20 @@ class OpenSearchIndex(IndexBackend):
         ``together``, the first page, the total and the facets are one search instead of two:
         for a clause whose every match costs a script (moment queries), evaluated once, and its
         parameters sent and parsed once."""
-        return self._result_and_probe(clause, limit, total, together)[0]
+        return self._result_and_extra(clause, limit, [], total, together)[0]
 
-    def _result_and_probe(self, clause: dict[str, Any], limit: int, total: int | None = None,
-                          together: bool = False, probe: dict[str, Any] | None = None
-                          ) -> tuple[SearchResult, dict[str, Any] | None]:
-        """:meth:`_result`, with the ``probe`` body (if any) run in the same ``_msearch``: the
-        result and the probe's response."""
+    def _result_and_extra(self, clause: dict[str, Any], limit: int, extra: list[dict[str, Any]],
+                          total: int | None = None, together: bool = False
+                          ) -> tuple[SearchResult, list[dict[str, Any]]]:
+        """:meth:`_result`, with the ``extra`` search bodies run in the same ``_msearch`` (side
+        by side on the server): the result and their responses, in order."""
         first_page = hits_body(clause, min(limit, PAGE_SIZE))
         if together:
             lines = [{"index": self.alias}, {**first_page, "track_total_hits": True, "aggs": facet_aggs()}]
         else:
             lines = [{"index": self.alias}, first_page, {"index": self.alias, "request_cache": True}, facets_body(clause)]
-        if probe is not None:
-            lines += [{"index": self.alias, "request_cache": True}, probe]
+        for body in extra:
+            lines += [{"index": self.alias}, body]
         try:
             responses = self.client.msearch(body=lines)["responses"]
         except OpenSearchException as exc:
@@ -525,7 +525,8 @@ class OpenSearchIndex(IndexBackend):
         for response in responses:
             if "error" in response:
                 raise self._fail("search", RuntimeError(response["error"]))
-        probed = responses.pop() if probe is not None else None
+        extras = responses[len(responses) - len(extra):]
+        responses = responses[:len(responses) - len(extra)]
         found, counted = responses if len(responses) == 2 else (responses[0], responses[0])
         raw = found["hits"]["hits"]
         while len(raw) < limit and len(raw) % PAGE_SIZE == 0 and raw:
@@ -537,7 +538,7 @@ class OpenSearchIndex(IndexBackend):
         hits = [FrameHit(strip_derived(h["_source"]), float(h["_score"])) for h in raw]
         result = SearchResult(hits=hits, total_frames=counted["hits"]["total"]["value"] if total is None else total,
                               facets=facet_values(counted))
-        return result, probed
+        return result, extras
 
     # -- moments (issue 15): the semantics are in base.py, the shared join in moments.py ----
 
@@ -647,9 +648,10 @@ class _Moments:
     answer it: the anchor query filtered by each clause's near field is a plain query (hits,
     exact total and facets in one ``_msearch``), then the returned hits' witnesses are found
     on the server (:meth:`_witnesses`: one ``_msearch``). Measured with ``benchmarks/search.py``
-    at 1M documents, 300 queries, p95: 15–19 ms against 11–13 ms for the plain combined query
-    at limit 100 (the join: 74–80 against 9–10 ms); at limit 10,000, 478–545 against 249–256 ms
-    (moments return 1.5× as many frames). Otherwise the query is joined: first, in one round
+    at 1M documents, p95 (four runs of 100 or 300 queries): 12–18 ms against 9–15 ms for the
+    plain combined query at limit 100 (the join: 74–80 against 9–10 ms); at limit 10,000,
+    1.7–2.5× the plain query, which returns a third fewer frames (against a plain query
+    returning the same frames: 1.2×). Otherwise the query is joined: first, in one round
     trip, the anchor's capped count and its first :data:`SMALL_ANCHOR` spans; then
 
     * a **small anchor** (at most :data:`SMALL_ANCHOR` frames, all known now) is joined here:
@@ -727,17 +729,18 @@ class _Moments:
     def _from_near_fields(self, anchor: dict[str, Any], near: list[dict[str, Any]]) -> SearchResult | None:
         """The moment query from the near fields (:mod:`.opensearch_near`): the anchor query
         filtered by every clause's near field is a plain query (hits, exact total and facets in
-        one ``_msearch``), then the returned hits' witnesses are found (:meth:`_witnesses`).
-        None when a qualifying frame may owe its witness to a frame search hides as unsafe (the
-        near fields count those): the caller joins instead."""
+        one ``_msearch``), then the returned hits' witnesses are found on the server (one more
+        ``_msearch``: :meth:`_witnesses`). None when a qualifying frame may owe its witness
+        to a frame search hides as unsafe (the near fields count those): the caller joins
+        instead."""
         within = self.query.window_ms
         clause = restrict(anchor, *near)
+        extra = []
         threshold = self.query.max_unsafe_confidence
-        probe = None
         if threshold is not None:  # frames near a hidden one: only the join can tell
-            probe = count_body(restrict(clause, {"range": {unsafe_field(within): {"gte": float(threshold)}}}), 1)
-        result, probed = self.index._result_and_probe(clause, self.query.limit_frames, probe=probe)
-        if probed is not None and probed["hits"]["total"]["value"] > 0:
+            extra.append(count_body(restrict(clause, {"range": {unsafe_field(within): {"gte": float(threshold)}}}), 1))
+        result, probed = self.index._result_and_extra(clause, self.query.limit_frames, extra)
+        if probed and probed[0]["hits"]["total"]["value"] > 0:
             return None
         hits = [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
                 for h in result.hits]
@@ -759,25 +762,27 @@ class _Moments:
         witness for some clause is left out."""
         if not hits:
             return {}
-        by_video: dict[str, list[Span]] = {}
+        by_video: dict[str, list[Span]] = {}  # in the order witnesses_body reports them
         for span in sorted(hits, key=lambda h: (h.start_ms, h.frame_ms)):
             by_video.setdefault(span.video_id, []).append(span)
         spans = {v: [(h.start_ms, h.end_ms) for h in items] for v, items in by_video.items()}
-        restriction = bucket_filters(windows(hits, within_ms))
         bodies = [(i, witnesses_body(restrict(build_query(c), f), spans, within_ms))
-                  for i, c in enumerate(self.clauses) for f in restriction]
-        best: list[dict[str, list[int]]] = [{} for _ in self.clauses]
+                  for i, c in enumerate(self.clauses) for f in bucket_filters(windows(hits, within_ms))]
+        best: list[dict[str, list[int]]] = [{} for _ in self.clauses]  # per clause: video -> 4 per hit
         for (i, _), response in zip(bodies, self._send([body for _, body in bodies])):
             for state in response["aggregations"]["witnesses"]["value"]:
-                for key, found in state.items():
-                    if key not in best[i] or found[:3] < best[i][key][:3]:  # (gap, start_ms, frame_ms)
-                        best[i][key] = found
+                for video_id, found in state.items():
+                    held = best[i].setdefault(video_id, found)
+                    for k in range(0, len(found) if held is not found else 0, 4):  # another shard's or filter's
+                        if found[k] >= 0 and (held[k] < 0 or found[k:k + 3] < held[k:k + 3]):  # (gap, start, frame)
+                            held[k:k + 4] = found[k:k + 4]
         out: dict[tuple[str, int], tuple[Span, ...]] = {}
         for video_id, items in by_video.items():
+            per_clause = [b.get(video_id) for b in best]
             for k, hit in enumerate(items):
-                near = [b.get(f"{video_id} {k}") for b in best]
-                if all(w is not None for w in near):
-                    out[(video_id, hit.frame_ms)] = tuple(Span(video_id, int(w[2]), int(w[1]), int(w[3])) for w in near if w)
+                if all(w is not None and w[4 * k] >= 0 for w in per_clause):
+                    out[(video_id, hit.frame_ms)] = tuple(
+                        Span(video_id, int(w[4 * k + 2]), int(w[4 * k + 1]), int(w[4 * k + 3])) for w in per_clause if w)
         return out
 
     @staticmethod

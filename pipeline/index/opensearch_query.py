@@ -175,15 +175,19 @@ def within_filter(windows: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
 #: start1, end1, ...]`` sorted by start; ``params.longest[video_id]`` the longest hit span, so
 #: no hit starting earlier can reach the frame) keeps the frame when it is nearer than the one
 #: it holds: smallest gap, then earliest ``start_ms``, then ``frame_ms`` (base.py's witness).
-#: ``state.best`` maps ``"<video_id> <hit index>"`` to ``[gap, start_ms, frame_ms, end_ms]``.
+#: ``state.best[video_id]`` is ``[gap, start_ms, frame_ms, end_ms]`` per hit, in hit order
+#: (gap -1: none yet).
 WITNESSES_MAP_SCRIPT = """
 String v = doc['video_id'].value;
 def hs = params.hits.get(v);
 if (hs == null) { return; }
+int n = hs.size() / 2;
+long[] best = state.best.get(v);
+if (best == null) { best = new long[4 * n]; for (int i = 0; i < n; i++) { best[4 * i] = -1; } state.best.put(v, best); }
 long gs = doc['start_ms'].value; long ge = doc['end_ms'].value; long gf = doc['frame_ms'].value;
 long r = params.within_ms;
 long first = gs - r - ((Number) params.longest.get(v)).longValue();
-int n = hs.size() / 2; int a = 0; int b = n;
+int a = 0; int b = n;
 while (a < b) { int m = (a + b) >>> 1; if (((Number) hs.get(2 * m)).longValue() < first) { a = m + 1; } else { b = m; } }
 for (int k = a; k < n; k++) {
   long s = ((Number) hs.get(2 * k)).longValue();
@@ -191,10 +195,9 @@ for (int k = a; k < n; k++) {
   long e = ((Number) hs.get(2 * k + 1)).longValue();
   if (e < gs - r) { continue; }
   long gap = gs - e; if (s - ge > gap) { gap = s - ge; } if (gap < 0) { gap = 0; }
-  String key = v + ' ' + k;
-  long[] cur = state.best.get(key);
-  if (cur == null || gap < cur[0] || (gap == cur[0] && (gs < cur[1] || (gs == cur[1] && gf < cur[2])))) {
-    state.best.put(key, new long[] {gap, gs, gf, ge});
+  int i = 4 * k;
+  if (best[i] < 0 || gap < best[i] || (gap == best[i] && (gs < best[i + 1] || (gs == best[i + 1] && gf < best[i + 2])))) {
+    best[i] = gap; best[i + 1] = gs; best[i + 2] = gf; best[i + 3] = ge;
   }
 }
 """
@@ -202,10 +205,11 @@ for (int k = a; k < n; k++) {
 
 def witnesses_body(clause: dict[str, Any], hits: dict[str, list[tuple[int, int]]], within_ms: int) -> dict[str, Any]:
     """A ``size: 0`` body whose ``aggregations.witnesses.value`` is a list (one per shard) of
-    ``{"<video_id> <k>": [gap, start_ms, frame_ms, end_ms]}``: for hit ``k`` of ``hits``
-    (``{video_id: [(start_ms, end_ms), ...]}`` sorted by start), the frame matching ``clause``
-    nearest to it within ``within_ms`` (:data:`WITNESSES_MAP_SCRIPT`). Only those leave the
-    server, not every frame of the clause near the hits."""
+    ``{video_id: [gap, start_ms, frame_ms, end_ms, ...]}``: four numbers per hit of ``hits``
+    (``{video_id: [(start_ms, end_ms), ...]}`` sorted by start), in that order, for the frame
+    matching ``clause`` nearest to it within ``within_ms`` (gap -1: none;
+    :data:`WITNESSES_MAP_SCRIPT`). Only those leave the server, not every frame of the clause
+    near the hits."""
     flat = {v: [bound for span in spans for bound in span] for v, spans in hits.items()}
     longest = {v: max(e - s for s, e in spans) for v, spans in hits.items()}
     return {"query": clause, "size": 0, "track_total_hits": False, "aggs": {"witnesses": {"scripted_metric": {
