@@ -380,23 +380,11 @@ def test_moment_results_match_a_brute_force_join(make_backend, request, monkeypa
     from reko.pipeline.index.base import NearClause
 
     rng = random.Random(15)
-    docs = []
-    for v in range(6):
-        t = 0
-        for _ in range(80):
-            span = rng.choice((1000, 1000, 2000, 4000, 15000))
-            docs.append(span_doc(f"r{v}", t, t + span, rng.choice(("", "", "국회 소식", "속보")),
-                                 persons=rng.sample(["pa", "pb", "pc"], rng.choice((0, 0, 1, 2))),
-                                 labels=rng.sample(["Car", "Dog"], rng.choice((0, 1)))))
-            t += span + rng.choice((0, 0, 500, 3000))
+    docs = random_frames(rng, "r", 6, 80, spans=(1000, 1000, 2000, 4000, 15000), gaps=(0, 0, 500, 3000))
     rng.shuffle(docs)  # frames out of time order: the server-side windows must not rely on it
     cases = [SearchQuery("국회", near=(NearClause(person_ids=("pa",)),), within_ms=4000),
              SearchQuery(person_ids=("pb",), near=(NearClause(labels=("Dog",)), NearClause(text="속보")), within_ms=7000),
              SearchQuery(labels=("Car",), near=(NearClause(person_ids=("pc",)),), within_ms=0)]
-
-    def matches(d, text, persons, labels):
-        return ((not text or text in d["text"]) and (not persons or set(persons) & set(d["person_ids"]))
-                and (not labels or set(labels) & set(d["label_names"])))
 
     from reko.pipeline.index.opensearch import _Moments
 
@@ -408,17 +396,8 @@ def test_moment_results_match_a_brute_force_join(make_backend, request, monkeypa
         monkeypatch.setattr(_Moments, "SMALL_ANCHOR", 0 if kind == "opensearch-server" else 500)
         index.index_frames(docs)
         for query in cases:
-            expected = set()
-            for a in docs:
-                if not matches(a, query.text, query.person_ids, query.labels):
-                    continue
-                if all(any(b["video_id"] == a["video_id"] and matches(b, c.text, c.person_ids, c.labels)
-                           and b["start_ms"] <= a["end_ms"] + query.within_ms and b["end_ms"] >= a["start_ms"] - query.within_ms
-                           for b in docs) for c in query.near):
-                    expected.add((a["video_id"], a["frame_ms"]))
-            result = index.search(query)
-            assert set(keys(result)) == expected, (kind, query)
-            assert result.total_frames == len(expected) and expected
+            expected, result = brute_force(docs, query), index.search(query)
+            assert set(keys(result)) == expected and result.total_frames == len(expected) and expected, (kind, query)
 
 
 @pytest.mark.parametrize("buckets", [True, False], ids=["buckets", "ranges"])
@@ -428,14 +407,29 @@ def test_moment_with_thousands_of_windows(make_backend, buckets):
     On OpenSearch, with the time-bucket field and without it (an index made before it: ranges)."""
     for kind in ("sqlite", "opensearch"):
         index = make_backend(kind)
-        if kind == "opensearch":
-            index._buckets = buckets
+        if kind == "opensearch" and not buckets:
+            index._metas = [{}]  # as an index made before moment_buckets (and near fields)
         index.index_frames([span_doc("w", i * 10_000, i * 10_000 + 1000, "앵커 멘트") for i in range(2100)] +
                            [span_doc("w", i * 10_000 + 3000, i * 10_000 + 4000, persons=["pz"]) for i in range(2500)])
         found = index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=2000, limit_frames=50))
         assert found.total_frames == 2100 and len(found.hits) == 50, kind
         assert all(h.near[0].frame_ms == h.doc["frame_ms"] + 3000 for h in found.hits)
         assert index.search(SearchQuery("앵커", near=near_person("pz"), within_ms=1999)).total_frames == 0
+
+
+def random_frames(rng, prefix, videos, per_video, spans, gaps, unsafe=(0.0,)):
+    """``videos`` × ``per_video`` frame documents of random spans, gaps, captions, persons,
+    labels and unsafe scores (drawn from ``rng``), videos ``<prefix>0``, ``<prefix>1``, …"""
+    docs = []
+    for v in range(videos):
+        t = 0
+        for _ in range(per_video):
+            span = rng.choice(spans)
+            docs.append(span_doc(f"{prefix}{v}", t, t + span, rng.choice(("", "", "국회 소식", "속보")),
+                                 persons=rng.sample(["pa", "pb", "pc"], rng.choice((0, 0, 1, 2))),
+                                 labels=rng.sample(["Car", "Dog"], rng.choice((0, 0, 1))), unsafe=rng.choice(unsafe)))
+            t += span + rng.choice(gaps)
+    return docs
 
 
 def brute_force(docs, query):
@@ -471,18 +465,8 @@ def test_near_fields_answer_moments_exactly_however_frames_are_written(make_back
     rng = random.Random(f"near-{writes}")
 
     def timeline(seed):
-        r = random.Random(seed)
-        out = []
-        for v in range(4):
-            t = 0
-            for _ in range(60):
-                span = r.choice((1000, 1000, 2000, 6000, 40000))
-                out.append(span_doc(f"n{v}", t, t + span, r.choice(("", "", "국회 소식", "속보")),
-                                    persons=r.sample(["pa", "pb", "pc"], r.choice((0, 0, 1, 2))),
-                                    labels=r.sample(["Car", "Dog"], r.choice((0, 0, 1))),
-                                    unsafe=r.choice((0.0,) * 12 + (90.0,))))
-                t += span + r.choice((0, 0, 700, 4000, 12000))
-        return out
+        return random_frames(random.Random(seed), "n", 4, 60, spans=(1000, 1000, 2000, 6000, 40000),
+                             gaps=(0, 0, 700, 4000, 12000), unsafe=(0.0,) * 12 + (90.0,))
 
     docs = timeline(1)
     index = make_backend("opensearch")

@@ -640,6 +640,26 @@ class OpenSearchIndex(IndexBackend):
             self._ready = False
 
 
+def _spans(result: SearchResult) -> list[Span]:
+    """The spans of ``result``'s hits."""
+    return [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
+            for h in result.hits]
+
+
+def _witnessed(result: SearchResult, found: dict[tuple[str, int], tuple[Span, ...]]) -> SearchResult:
+    """``result`` with each hit's witnesses from ``found`` (``{(video_id, frame_ms):
+    witnesses}``, :attr:`FrameHit.near`); a hit without any is dropped, which happens only if
+    the index changed between the round trips."""
+    kept = []
+    for hit in result.hits:
+        near = found.get((hit.doc["video_id"], int(hit.doc["frame_ms"])))
+        if near is not None:
+            hit.near = near
+            kept.append(hit)
+    result.hits = kept
+    return result
+
+
 class _Moments:
     """One moment query (semantics: :mod:`.base`) over an :class:`OpenSearchIndex`.
 
@@ -714,17 +734,9 @@ class _Moments:
                     return self._empty()
                 filters.append(within_filter(windows_found))
             result = self.index._result(restrict(anchor, *filters), self.query.limit_frames, together=True)
-            hits = [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
-                    for h in result.hits]
+            hits = _spans(result)
             found = join(hits, self._spans_near(hits, within), within)
-        kept = []
-        for hit in result.hits:
-            near = found.get((hit.doc["video_id"], int(hit.doc["frame_ms"])))
-            if near is not None:  # None only if the index changed between the round trips
-                hit.near = near
-                kept.append(hit)
-        result.hits = kept
-        return result
+        return _witnessed(result, found)
 
     def _from_near_fields(self, anchor: dict[str, Any], near: list[dict[str, Any]]) -> SearchResult | None:
         """The moment query from the near fields (:mod:`.opensearch_near`): the anchor query
@@ -742,17 +754,7 @@ class _Moments:
         result, probed = self.index._result_and_extra(clause, self.query.limit_frames, extra)
         if probed and probed[0]["hits"]["total"]["value"] > 0:
             return None
-        hits = [Span(h.doc["video_id"], int(h.doc["frame_ms"]), int(h.doc["start_ms"]), int(h.doc["end_ms"]))
-                for h in result.hits]
-        found = self._witnesses(hits, within)
-        kept = []
-        for hit in result.hits:
-            witnesses = found.get((hit.doc["video_id"], int(hit.doc["frame_ms"])))
-            if witnesses is not None:  # None only if the index changed between the round trips
-                hit.near = witnesses
-                kept.append(hit)
-        result.hits = kept
-        return result
+        return _witnessed(result, self._witnesses(_spans(result), within))
 
     def _witnesses(self, hits: list[Span], within_ms: int) -> dict[tuple[str, int], tuple[Span, ...]]:
         """``{(video_id, frame_ms): witnesses}`` of ``hits`` (one per near clause, the nearest
