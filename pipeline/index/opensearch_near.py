@@ -11,7 +11,8 @@ radii in :data:`NEAR_RADII_MS`, every frame document carries the answer instead:
 * ``near_<R>_unsafe``: the highest ``unsafe_confidence`` among those frames (0 when none).
 
 "Person X within 5 s" is then the filter ``terms near_5000_person_ids: [x]`` of a plain query:
-hits, exact total and facets in the plain query's one round trip. The fields count frames that
+hits, exact total and facets in the plain query's one round trip, then one more for the hits'
+witnesses (``opensearch._Moments._witnesses``). The fields count frames that
 search may hide as unsafe; a frame near a hidden one (``near_<R>_unsafe`` at or above the
 query's ``max_unsafe_confidence``) is left to the join, which skips hidden witnesses.
 
