@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import AnalyzerError
+from ..planner import iou
 from .engines import install_hint
 from .images import as_rgb
 
@@ -119,15 +120,6 @@ def score_to_confidence(score: float) -> float:
     Measured scores: face_recognition's portraits 0.79–0.94 (→ 99.5–100).
     """
     return float(100.0 / (1.0 + math.exp(-CONFIDENCE_SLOPE * (float(score) - 0.5))))
-
-
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    """Intersection over union of two (left, top, right, bottom) boxes (any unit), 0–1."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def import_face_detection() -> Any:
