@@ -768,8 +768,9 @@ class _Moments:
         for span in sorted(hits, key=lambda h: (h.start_ms, h.frame_ms)):
             by_video.setdefault(span.video_id, []).append(span)
         spans = {v: [(h.start_ms, h.end_ms) for h in items] for v, items in by_video.items()}
+        restriction = bucket_filters(windows(hits, within_ms))
         bodies = [(i, witnesses_body(restrict(build_query(c), f), spans, within_ms))
-                  for i, c in enumerate(self.clauses) for f in bucket_filters(windows(hits, within_ms))]
+                  for i, c in enumerate(self.clauses) for f in restriction]
         best: list[dict[str, list[int]]] = [{} for _ in self.clauses]  # per clause: video -> 4 per hit
         for (i, _), response in zip(bodies, self._send([body for _, body in bodies])):
             for state in response["aggregations"]["witnesses"]["value"]:
